@@ -1,0 +1,284 @@
+//! Command-line arguments (clap derive). Parsing only: no I/O happens here;
+//! `main.rs` turns the parsed arguments into engine requests.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "akten: the city's electronic records system (E-Akte)";
+
+const LONG_ABOUT: &str = "\
+akten keeps the city's documents unchanged, filed in the Akte of the file plan where they
+belong, with a history nobody can quietly rewrite.
+
+Terms:
+  Aktenplan     the city's file plan: a tree of positions (Hauptgruppe > Gruppe >
+                Untergruppe > Betreffseinheit), each with a Kennzeichen such as 000.01,
+                a retention period and a disposal code (A archivwürdig, B bewerten,
+                V vernichten). Akten are opened under Betreffseinheiten.
+  Akte          a file under one Betreffseinheit, known by its Aktenzeichen,
+                e.g. 000.01-0001/2026 (Kennzeichen, running number, year).
+  Vorgang       a case inside an Akte, known by its Vorgangszeichen, e.g.
+                000.01-0001/2026-1.
+  zdA           \"zu den Akten\": closing an Akte or Vorgang. Retention runs from the end
+                of the zdA year: it ends on 31 December of (zdA year + retention years).
+  Posteingang   documents added without a target wait here for someone to file them.
+
+The store is found via --store, else $AKTEN_STORE, else ./akten-data.
+Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "akten", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Store directory [default: $AKTEN_STORE, else ./akten-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new store with the bundled Aktenplan (or --plan FILE)
+    Init {
+        /// Directory for the new store [default: the --store location]
+        dir: Option<PathBuf>,
+        /// Start with this plan (TOML or CSV) instead of the bundled one
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+    },
+    /// The Aktenplan (file plan): show it, import a new version
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Akten (files): open, list, show, close (zdA), reopen
+    #[command(subcommand)]
+    Akte(AkteCommand),
+    /// Vorgänge (cases inside an Akte): open, close (zdA), reopen
+    #[command(subcommand)]
+    Vorgang(VorgangCommand),
+    /// Add files as new documents, to an Akte or Vorgang or to the Posteingang
+    Add(AddArgs),
+    /// Versions of a document
+    #[command(subcommand)]
+    Version(VersionCommand),
+    /// Move a document to another Akte or Vorgang
+    Move {
+        /// Document id (at least 6 hex digits)
+        doc: String,
+        /// Aktenzeichen or Vorgangszeichen to move it to
+        #[arg(long, value_name = "AZ|VZ")]
+        to: String,
+        /// Move it even if the same content is already there
+        #[arg(long)]
+        allow_duplicate: bool,
+    },
+    /// Show an Akte, Vorgang or document
+    Show {
+        /// Aktenzeichen, Vorgangszeichen or document id
+        id: String,
+    },
+    /// Write a document's content, verified against its hash
+    Get {
+        /// Document id (at least 6 hex digits)
+        doc: String,
+        /// Version number [default: the current one]
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// The Posteingang: documents waiting to be filed
+    #[command(subcommand)]
+    Posteingang(PosteingangCommand),
+    /// The audit history of the store or of one object
+    Log {
+        /// Aktenzeichen, Vorgangszeichen or document id [default: the whole store]
+        object: Option<String>,
+        /// Show only the last N events [default: all for an object, 100 for the store]
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Check every blob, the catalog and the audit chain; exit 1 on errors
+    Verify,
+    /// Remove orphan blobs older than the grace period (akten.toml)
+    Gc {
+        /// Only list what would be removed
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// The whole plan, or one position with its parents and children
+    Show {
+        /// Kennzeichen of a position, e.g. 000 or 110.05
+        code: Option<String>,
+    },
+    /// Import a new plan version (TOML or CSV); positions holding Akten are kept, retired
+    Import {
+        /// The plan file (.toml, or .csv: Kennzeichen;Titel;Aufbewahrung;Aussonderungsart;...)
+        file: PathBuf,
+        /// Plan name (CSV files carry none) [default: the file name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Plan version (CSV files carry none) [default: the file's hash]
+        #[arg(long = "plan-version", value_name = "VERSION")]
+        plan_version: Option<String>,
+        /// Only show what would change
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AkteCommand {
+    /// Open a new Akte under a Betreffseinheit
+    Open {
+        /// Kennzeichen of the Betreffseinheit, e.g. 000.01
+        code: String,
+        #[arg(long)]
+        title: String,
+    },
+    /// List Akten
+    List {
+        /// Only Akten at or below this plan position
+        #[arg(long, value_name = "CODE")]
+        plan: Option<String>,
+        /// Only open Akten
+        #[arg(long, conflicts_with = "closed")]
+        open: bool,
+        /// Only closed (zdA) Akten
+        #[arg(long)]
+        closed: bool,
+    },
+    /// Show an Akte with its Vorgänge and documents
+    Show {
+        /// Aktenzeichen
+        az: String,
+    },
+    /// Close an Akte (zdA); retention starts
+    Close {
+        /// Aktenzeichen
+        az: String,
+        /// Also close its open Vorgänge
+        #[arg(long)]
+        with_vorgaenge: bool,
+    },
+    /// Reopen a closed Akte
+    Reopen {
+        /// Aktenzeichen
+        az: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VorgangCommand {
+    /// Open a new Vorgang in an Akte
+    Open {
+        /// Aktenzeichen of the Akte
+        az: String,
+        #[arg(long)]
+        title: String,
+    },
+    /// Close a Vorgang (zdA)
+    Close {
+        /// Vorgangszeichen
+        vz: String,
+    },
+    /// Reopen a closed Vorgang (its Akte must be open)
+    Reopen {
+        /// Vorgangszeichen
+        vz: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VersionCommand {
+    /// Add a new version of a document (earlier versions are kept)
+    Add {
+        /// Document id (at least 6 hex digits)
+        doc: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PosteingangCommand {
+    /// List the documents in the Posteingang
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Eingang,
+    Ausgang,
+    Intern,
+    Vermerk,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Files to add
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Aktenzeichen or Vorgangszeichen to file them in [default: the Posteingang]
+    #[arg(long, value_name = "AZ|VZ")]
+    pub to: Option<String>,
+    /// Title [default: the file name without extension]
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Kind of document
+    #[arg(long, value_enum, default_value = "eingang")]
+    pub kind: Kind,
+    /// Date of receipt, 2026-12-04 or 04.12.2026 [default: today]
+    #[arg(long, value_name = "DATE")]
+    pub received: Option<String>,
+    /// File it even if the same content is already in the target
+    #[arg(long)]
+    pub allow_duplicate: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn add_parses_all_options() {
+        let cli = Cli::try_parse_from([
+            "akten",
+            "--store",
+            "/s",
+            "add",
+            "a.pdf",
+            "b.pdf",
+            "--to",
+            "000.01-0001/2026",
+            "--kind",
+            "vermerk",
+            "--received",
+            "04.12.2026",
+            "--allow-duplicate",
+        ])
+        .unwrap();
+        let Command::Add(add) = cli.command else { panic!("not add") };
+        assert_eq!(add.files.len(), 2);
+        assert!(matches!(add.kind, Kind::Vermerk));
+        assert!(add.allow_duplicate);
+        assert!(Cli::try_parse_from(["akten", "add"]).is_err(), "files are required");
+        assert!(Cli::try_parse_from(["akten", "akte", "list", "--open", "--closed"]).is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! Command-line front end: argument definitions and rendering of responses.
+
+pub mod args;
+pub mod render;

@@ -1,0 +1,459 @@
+//! Human-readable rendering of engine responses.
+//!
+//! Pure: a [`Response`] in, text out. Because rendering depends only on the
+//! response, a command prints the same whether the engine ran in this
+//! process or elsewhere.
+
+use std::fmt::Write;
+
+use akten::engine::{AddOutcome, AkteSummary, DocSummary, Place, PositionSummary, Response, VorgangSummary};
+use akten::model::Zda;
+use akten::verify::Severity;
+
+/// 1536 → "1.5 KiB".
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+fn status(zda: &Option<Zda>) -> String {
+    match zda {
+        None => "open".to_string(),
+        Some(z) => match z.retention_end {
+            Some(end) => format!("closed (zdA {}), retention ends {end}", z.date),
+            None => format!("closed (zdA {}), kept without time limit", z.date),
+        },
+    }
+}
+
+fn short_status(zda: &Option<Zda>) -> String {
+    match zda {
+        None => "open".to_string(),
+        Some(z) => format!("zdA {}", z.date),
+    }
+}
+
+fn doc_line(out: &mut String, d: &DocSummary) {
+    let _ = writeln!(
+        out,
+        "    {}  {}  {:<8} {}  (v{}, {}, {})",
+        d.id.short(),
+        d.received,
+        d.kind.as_str(),
+        d.title,
+        d.versions,
+        d.media_type,
+        size(d.size)
+    );
+}
+
+fn akte_line(out: &mut String, a: &AkteSummary) {
+    let _ = writeln!(
+        out,
+        "{:<22} {:<10} {}  ({} Vorgänge, {} documents)",
+        a.aktenzeichen.as_str(),
+        short_status(&a.zda),
+        a.title,
+        a.vorgaenge,
+        a.documents
+    );
+}
+
+fn vorgang_line(out: &mut String, v: &VorgangSummary) {
+    let _ = writeln!(
+        out,
+        "    {:<26} {:<10} {}  ({} documents)",
+        v.vorgangszeichen.as_str(),
+        short_status(&v.zda),
+        v.title,
+        v.documents
+    );
+}
+
+fn position_line(out: &mut String, p: &PositionSummary, indent: bool) {
+    let depth = if indent { p.kennzeichen.lineage().len() - 1 } else { 0 };
+    let mut flags = String::new();
+    if p.retired {
+        flags.push_str("  [stillgelegt]");
+    }
+    if p.akten > 0 {
+        let _ = write!(flags, "  [{} Akten]", p.akten);
+    }
+    let _ = writeln!(
+        out,
+        "{:indent$}{:<8} {}  ({}, {}){flags}",
+        "",
+        p.kennzeichen.as_str(),
+        p.title,
+        p.retention,
+        p.disposal,
+        indent = depth * 2
+    );
+}
+
+fn akte_header(out: &mut String, a: &AkteSummary) {
+    let _ = writeln!(out, "Akte {}  {}", a.aktenzeichen, a.title);
+    let _ = writeln!(out, "  id         {}", a.id);
+    let _ = writeln!(out, "  position   {} {}", a.position, a.position_title);
+    let unit = match &a.unit_name {
+        Some(name) => format!("{} {name}", a.unit),
+        None => a.unit.to_string(),
+    };
+    let _ = writeln!(out, "  kept by    {unit}");
+    let _ = writeln!(out, "  opened     {}", a.opened_on);
+    let _ = writeln!(out, "  retention  {}, disposal {}", a.retention, a.disposal);
+    let _ = writeln!(out, "  status     {}", status(&a.zda));
+}
+
+/// The text a response prints.
+pub fn render(response: &Response) -> String {
+    let mut out = String::new();
+    match response {
+        Response::Initialized(r) => {
+            let _ = writeln!(out, "created store {}", r.store.display());
+            let _ = writeln!(
+                out,
+                "  Aktenplan \"{}\" version {} from {}: {} positions, {} Betreffseinheiten",
+                r.plan_name, r.plan_version, r.plan_file, r.positions, r.betreffseinheiten
+            );
+            let _ = writeln!(out, "  audit chain head: {}", r.chain_head);
+        }
+        Response::Plan(p) => {
+            let valid = p.valid_from.map(|d| format!(", valid from {d}")).unwrap_or_default();
+            let _ =
+                writeln!(out, "{} (version {}{valid}), {} Betreffseinheiten", p.name, p.version, p.betreffseinheiten);
+            for pos in &p.positions {
+                position_line(&mut out, pos, true);
+            }
+        }
+        Response::Position(v) => {
+            let p = &v.position;
+            let _ = writeln!(out, "{} {}  ({})", p.kennzeichen, p.title, v.level);
+            if let Some(d) = &p.description {
+                let _ = writeln!(out, "  {d}");
+            }
+            let _ = writeln!(out, "  retention  {}, disposal {}", p.retention, p.disposal);
+            if let Some(unit) = &p.unit {
+                let name = v.unit_name.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
+                let _ = writeln!(out, "  kept by    {unit}{name}");
+            }
+            if p.betreffseinheit {
+                let yearly = if p.yearly_collective {
+                    "may open a yearly collective Akte"
+                } else {
+                    "case files only (no automatic Akten)"
+                };
+                let _ = writeln!(out, "  filing     {yearly}");
+                let _ = writeln!(out, "  Akten      {}", v.akten);
+            }
+            if p.retired {
+                let _ = writeln!(out, "  status     retired (stillgelegt): no new Akten");
+            }
+            if !p.keywords.is_empty() {
+                let _ = writeln!(out, "  keywords   {}", p.keywords.join(", "));
+            }
+            if !p.patterns.is_empty() {
+                let _ = writeln!(out, "  patterns   {}", p.patterns.join("  "));
+            }
+            if !p.senders.is_empty() {
+                let _ = writeln!(out, "  senders    {}", p.senders.join(", "));
+            }
+            if !v.lineage.is_empty() {
+                let _ = writeln!(out, "  under");
+                for a in &v.lineage {
+                    let _ = write!(out, "    ");
+                    position_line(&mut out, a, false);
+                }
+            }
+            if !v.children.is_empty() {
+                let _ = writeln!(out, "  positions below");
+                for c in &v.children {
+                    let _ = write!(out, "    ");
+                    position_line(&mut out, c, false);
+                }
+            }
+        }
+        Response::PlanImported(r) => {
+            let c = &r.changes;
+            let verb = if r.dry_run { "would import" } else { "imported" };
+            let _ = writeln!(
+                out,
+                "{verb} {} version {} (was {}) from {}: {} Betreffseinheiten in use",
+                r.name,
+                r.version,
+                r.previous_version,
+                r.file.display(),
+                r.betreffseinheiten
+            );
+            let list = |v: &[akten::model::Kennzeichen]| v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+            for (label, codes) in [
+                ("added", &c.added),
+                ("changed", &c.changed),
+                ("removed", &c.removed),
+                ("retired (hold Akten, kept readable)", &c.retired),
+                ("reactivated", &c.reactivated),
+            ] {
+                if !codes.is_empty() {
+                    let _ = writeln!(out, "  {label}: {}", list(codes));
+                }
+            }
+            let _ = writeln!(out, "  unchanged: {}", c.unchanged);
+        }
+        Response::AkteOpened(a) => {
+            let _ = writeln!(out, "opened Akte {} \"{}\"", a.aktenzeichen, a.title);
+            let _ = writeln!(out, "  under {} {}", a.position, a.position_title);
+            let _ = writeln!(out, "  retention {}, disposal {}", a.retention, a.disposal);
+        }
+        Response::AkteList { akten } => {
+            if akten.is_empty() {
+                let _ = writeln!(out, "no Akten");
+            }
+            for a in akten {
+                akte_line(&mut out, a);
+            }
+        }
+        Response::Akte(view) => {
+            akte_header(&mut out, &view.akte);
+            let _ = writeln!(out, "  Vorgänge ({})", view.vorgaenge.len());
+            for v in &view.vorgaenge {
+                vorgang_line(&mut out, v);
+            }
+            let _ = writeln!(out, "  documents ({})", view.documents.len());
+            for d in &view.documents {
+                doc_line(&mut out, d);
+            }
+        }
+        Response::AkteClosed { akte, vorgaenge_closed } => {
+            for v in vorgaenge_closed {
+                let _ = writeln!(out, "closed Vorgang {}: {}", v.vorgangszeichen, status(&v.zda));
+            }
+            let _ = writeln!(out, "closed Akte {}: {}", akte.aktenzeichen, status(&akte.zda));
+        }
+        Response::AkteReopened { akte } => {
+            let _ = writeln!(out, "reopened Akte {}", akte.aktenzeichen);
+        }
+        Response::VorgangOpened(v) => {
+            let _ = writeln!(out, "opened Vorgang {} \"{}\" in Akte {}", v.vorgangszeichen, v.title, v.akte);
+        }
+        Response::Vorgang(view) => {
+            let v = &view.vorgang;
+            let _ = writeln!(out, "Vorgang {}  {}", v.vorgangszeichen, v.title);
+            let _ = writeln!(out, "  id         {}", v.id);
+            let _ = writeln!(out, "  in Akte    {}  {}", v.akte, view.akte_title);
+            let _ = writeln!(out, "  opened     {}", v.opened_on);
+            let _ = writeln!(out, "  retention  {}", v.retention);
+            let _ = writeln!(out, "  status     {}", status(&v.zda));
+            let _ = writeln!(out, "  documents ({})", view.documents.len());
+            for d in &view.documents {
+                doc_line(&mut out, d);
+            }
+        }
+        Response::VorgangClosed(v) => {
+            let _ = writeln!(out, "closed Vorgang {}: {}", v.vorgangszeichen, status(&v.zda));
+        }
+        Response::VorgangReopened(v) => {
+            let _ = writeln!(out, "reopened Vorgang {}", v.vorgangszeichen);
+        }
+        Response::Added(report) => {
+            let (mut added, mut duplicates, mut failed) = (0, 0, 0);
+            for r in &report.results {
+                match r {
+                    AddOutcome::Added { file, doc, place, also_filed } => {
+                        added += 1;
+                        let _ = writeln!(
+                            out,
+                            "added {} → {} as {} \"{}\" ({}, {})",
+                            file.display(),
+                            place.label(),
+                            doc.id.short(),
+                            doc.title,
+                            doc.media_type,
+                            size(doc.size)
+                        );
+                        for (other, place) in also_filed {
+                            let _ = writeln!(
+                                out,
+                                "  same content also filed in {} (document {})",
+                                place.label(),
+                                other.short()
+                            );
+                        }
+                    }
+                    AddOutcome::Duplicate { file, existing, existing_title, place } => {
+                        duplicates += 1;
+                        let _ = writeln!(
+                            out,
+                            "duplicate {}: already in {} as {} \"{existing_title}\" (use --allow-duplicate to add it again)",
+                            file.display(),
+                            place.label(),
+                            existing.short()
+                        );
+                    }
+                    AddOutcome::Failed { file, error } => {
+                        failed += 1;
+                        let _ = writeln!(out, "failed {}: {error}", file.display());
+                    }
+                }
+            }
+            if report.results.len() > 1 {
+                let _ = writeln!(out, "{added} added, {duplicates} duplicates, {failed} failed");
+            }
+        }
+        Response::VersionAdded { doc, version, location } => {
+            let _ = writeln!(
+                out,
+                "added version {} of {} \"{}\" in {} ({}, {})",
+                version.number,
+                doc.id.short(),
+                doc.title,
+                location.label(),
+                version.file_name,
+                size(version.size)
+            );
+        }
+        Response::Moved { doc, from, to } => {
+            let _ = writeln!(out, "moved {} \"{}\" from {} to {}", doc.id.short(), doc.title, from.label(), to.label());
+        }
+        Response::Dokument(view) => {
+            let d = &view.doc;
+            let _ = writeln!(out, "Dokument {}  {}", d.id.short(), d.title);
+            let _ = writeln!(out, "  id         {}", d.id);
+            let _ = writeln!(out, "  in         {}", place_detail(&view.place));
+            let _ = writeln!(out, "  kind       {}", d.kind);
+            let _ = writeln!(out, "  received   {}", d.received);
+            let _ = writeln!(out, "  channel    {}", d.channel);
+            let _ = writeln!(out, "  added      {}", view.created_local);
+            let _ = writeln!(out, "  versions ({})", d.versions.len());
+            for v in &d.versions {
+                let _ = writeln!(
+                    out,
+                    "    {}  {}  {}  {}  {}  by {}",
+                    v.number,
+                    v.file_name,
+                    v.media_type,
+                    size(v.size),
+                    v.blob.short(),
+                    v.added_by
+                );
+            }
+            for (other, place) in &view.same_content {
+                let _ = writeln!(out, "  same content also filed in {} (document {})", place.label(), other.short());
+            }
+        }
+        Response::Content(info) => {
+            let _ = writeln!(
+                out,
+                "{} version {} ({}, {})",
+                info.doc.short(),
+                info.version.number,
+                info.version.file_name,
+                size(info.version.size)
+            );
+        }
+        Response::Posteingang { documents } => {
+            if documents.is_empty() {
+                let _ = writeln!(out, "the Posteingang is empty");
+            } else {
+                let _ = writeln!(out, "Posteingang ({} documents)", documents.len());
+                for d in documents {
+                    doc_line(&mut out, d);
+                }
+            }
+        }
+        Response::Log(log) => {
+            if let Some(object) = &log.object {
+                let _ = writeln!(out, "history of {object}");
+            }
+            if log.entries.len() < log.total {
+                let _ = writeln!(out, "(the last {} of {} events; --limit 0 shows all)", log.entries.len(), log.total);
+            }
+            for entry in &log.entries {
+                let e = &entry.event;
+                let _ = writeln!(out, "#{} {}  {}  {}  {}", e.seq, entry.local_time, e.actor, e.action, e.object);
+                for c in &e.changes {
+                    let _ = writeln!(out, "      {}: {} → {}", c.field, value(&c.before), value(&c.after));
+                }
+            }
+            let _ = writeln!(out, "audit chain head: {}", log.chain_head);
+        }
+        Response::Verified(r) => {
+            let _ = writeln!(
+                out,
+                "checked {} blobs ({}), {} documents ({} versions), {} Akten, {} Vorgänge, {} audit events",
+                r.blobs_checked,
+                size(r.bytes_checked),
+                r.documents,
+                r.versions,
+                r.akten,
+                r.vorgaenge,
+                r.events
+            );
+            for f in &r.findings {
+                let label = match f.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                let _ = writeln!(out, "{label:<8} {}: {}", f.object, f.problem);
+                let _ = writeln!(out, "         repair: {}", f.repair);
+            }
+            if r.findings.is_empty() {
+                let _ = writeln!(out, "no problems found");
+            } else {
+                let _ = writeln!(out, "{} errors, {} warnings", r.errors(), r.warnings());
+            }
+            if let Some(head) = &r.chain_head {
+                let _ = writeln!(out, "audit chain head: {head}");
+            }
+        }
+        Response::Collected(r) => {
+            let verb = if r.dry_run { "would remove" } else { "removed" };
+            for b in &r.removed {
+                let _ = writeln!(out, "{verb} orphan blob {} ({})", b.blob.to_hex(), size(b.size));
+            }
+            let _ = writeln!(out, "{verb} {} orphan blobs, {}", r.removed.len(), size(r.bytes_freed));
+            if r.kept_young > 0 {
+                let _ = writeln!(
+                    out,
+                    "kept {} orphan blobs younger than {} hours (they may belong to an operation in progress)",
+                    r.kept_young, r.grace_hours
+                );
+            }
+        }
+    }
+    out
+}
+
+fn place_detail(place: &Place) -> String {
+    match place {
+        Place::Posteingang => "Posteingang (not filed yet)".to_string(),
+        Place::Akte { aktenzeichen, title } => format!("Akte {aktenzeichen}  {title}"),
+        Place::Vorgang { vorgangszeichen, title } => format!("Vorgang {vorgangszeichen}  {title}"),
+    }
+}
+
+fn value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "–".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(100 * 1024 * 1024), "100.0 MiB");
+    }
+}

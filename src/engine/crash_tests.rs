@@ -1,0 +1,1 @@
+//! Crash tests of the commit protocol (filled in next).

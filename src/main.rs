@@ -1,0 +1,313 @@
+//! The `akten` command.
+//!
+//! Parses arguments ([`cli::args`]), turns them into one engine
+//! [`Request`], runs it on the store, and prints the [`Response`] as text
+//! ([`cli::render`]) or JSON. No operation is implemented here.
+//!
+//! The audit actor is the OS user running the process; there is no option
+//! to claim another identity.
+//!
+//! Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.
+
+mod cli;
+
+use std::cell::Cell;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, StateFilter};
+use akten::model::{Actor, DocKind};
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use crate::cli::args::{
+    AkteCommand, Cli, Command, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
+};
+
+const STORE_ENV: &str = "AKTEN_STORE";
+const DEFAULT_STORE: &str = "akten-data";
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            if json {
+                let body = serde_json::json!({ "error": { "message": format!("{err:#}") } });
+                let _ = writeln!(io::stdout(), "{body}");
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// Where the store is, and how we learned it.
+enum StoreLocation {
+    Given(PathBuf),
+    Default(PathBuf),
+}
+
+impl StoreLocation {
+    fn find(flag: Option<PathBuf>) -> StoreLocation {
+        if let Some(path) = flag {
+            return StoreLocation::Given(path);
+        }
+        match std::env::var_os(STORE_ENV) {
+            Some(path) if !path.is_empty() => StoreLocation::Given(PathBuf::from(path)),
+            _ => StoreLocation::Default(PathBuf::from(DEFAULT_STORE)),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            StoreLocation::Given(p) | StoreLocation::Default(p) => p,
+        }
+    }
+}
+
+/// Draws progress of long operations on stderr, when it is a terminal.
+struct TerminalProgress {
+    last: Cell<Option<Instant>>,
+}
+
+impl Progress for TerminalProgress {
+    fn report(&self, what: &str, done: u64, total: u64) {
+        let now = Instant::now();
+        if done >= total {
+            if self.last.get().is_some() {
+                eprint!("\r\x1b[K");
+                self.last.set(None);
+            }
+            return;
+        }
+        if self.last.get().is_some_and(|t| now.duration_since(t) < Duration::from_millis(200)) {
+            return;
+        }
+        self.last.set(Some(now));
+        eprint!("\r\x1b[K{what}: {done}/{total}");
+    }
+}
+
+fn command_line() -> String {
+    let line = std::env::args().collect::<Vec<_>>().join(" ");
+    line.chars().take(200).collect()
+}
+
+fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) -> anyhow::Result<Engine> {
+    let path = location.path();
+    let mut engine = match location {
+        StoreLocation::Default(p) if create_default && !p.exists() => {
+            let (engine, report) = Engine::init(p, PlanSource::Bundled, actor, &command_line())?;
+            eprintln!(
+                "created a new store at {} with the bundled Aktenplan ({} Betreffseinheiten)",
+                report.store.display(),
+                report.betreffseinheiten
+            );
+            engine
+        }
+        _ => Engine::open(path, &command_line())?,
+    };
+    if io::stderr().is_terminal() {
+        engine.set_progress(Box::new(TerminalProgress { last: Cell::new(None) }));
+    }
+    Ok(engine)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let actor = Actor::new(akten::store::current_os_user());
+    let location = StoreLocation::find(cli.store);
+    let json = cli.json;
+
+    let request = match cli.command {
+        Command::Init { dir, plan } => {
+            let dir = dir.unwrap_or_else(|| location.path().to_path_buf());
+            let source = plan.map(PlanSource::File).unwrap_or(PlanSource::Bundled);
+            let (_engine, report) = Engine::init(&dir, source, &actor, &command_line())?;
+            let response = Response::Initialized(report);
+            print_response(&response, json)?;
+            if !json {
+                emit(
+                    "next: open an Akte with `akten akte open CODE --title TITLE` (see `akten plan show` for codes)\n",
+                )?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Plan(PlanCommand::Show { code }) => Request::PlanShow { code },
+        Command::Plan(PlanCommand::Import { file, name, plan_version, dry_run }) => {
+            Request::PlanImport { file, name, version: plan_version, dry_run }
+        }
+        Command::Akte(AkteCommand::Open { code, title }) => Request::AkteOpen { position: code, title },
+        Command::Akte(AkteCommand::List { plan, open, closed }) => {
+            let state = if open {
+                StateFilter::Open
+            } else if closed {
+                StateFilter::Closed
+            } else {
+                StateFilter::All
+            };
+            Request::AkteList { position: plan, state }
+        }
+        Command::Akte(AkteCommand::Show { az }) => Request::AkteShow { aktenzeichen: az },
+        Command::Akte(AkteCommand::Close { az, with_vorgaenge }) => {
+            Request::AkteClose { aktenzeichen: az, with_vorgaenge }
+        }
+        Command::Akte(AkteCommand::Reopen { az }) => Request::AkteReopen { aktenzeichen: az },
+        Command::Vorgang(VorgangCommand::Open { az, title }) => Request::VorgangOpen { aktenzeichen: az, title },
+        Command::Vorgang(VorgangCommand::Close { vz }) => Request::VorgangClose { vorgangszeichen: vz },
+        Command::Vorgang(VorgangCommand::Reopen { vz }) => Request::VorgangReopen { vorgangszeichen: vz },
+        Command::Add(add) => {
+            let received = match add.received {
+                None => None,
+                Some(text) => Some(akten::calendar::Calendar::parse_date(&text)?),
+            };
+            let kind = match add.kind {
+                Kind::Eingang => DocKind::Eingang,
+                Kind::Ausgang => DocKind::Ausgang,
+                Kind::Intern => DocKind::Intern,
+                Kind::Vermerk => DocKind::Vermerk,
+            };
+            Request::Add {
+                files: add.files,
+                target: add.to,
+                title: add.title,
+                kind,
+                received,
+                allow_duplicate: add.allow_duplicate,
+            }
+        }
+        Command::Version(VersionCommand::Add { doc, file }) => Request::VersionAdd { doc, file },
+        Command::Move { doc, to, allow_duplicate } => Request::Move { doc, target: to, allow_duplicate },
+        Command::Show { id } => Request::Show { id },
+        Command::Get { doc, version, output } => {
+            let engine = open_engine(&location, false, &actor)?;
+            return get(engine, doc, version, output, json, &actor);
+        }
+        Command::Posteingang(PosteingangCommand::List) => Request::PosteingangList,
+        Command::Log { object, limit } => {
+            let limit = limit.or(if object.is_none() { Some(100) } else { None });
+            Request::Log { object, limit }
+        }
+        Command::Verify => Request::Verify,
+        Command::Gc { dry_run } => Request::Gc { dry_run },
+    };
+
+    // Adding documents is the main job: it alone creates the default store
+    // when none exists yet.
+    let create_default = matches!(request, Request::Add { .. });
+    let mut engine = open_engine(&location, create_default, &actor)?;
+    let response = engine.handle(request, &actor)?;
+    print_response(&response, json)?;
+    Ok(ExitCode::from(exit_code(&response)))
+}
+
+/// 1 where the operation found problems or did only part of its work.
+fn exit_code(response: &Response) -> u8 {
+    match response {
+        Response::Added(report) => u8::from(report.results.iter().any(|r| !matches!(r, AddOutcome::Added { .. }))),
+        Response::Verified(report) => u8::from(report.errors() > 0),
+        _ => 0,
+    }
+}
+
+fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
+    if json {
+        let mut text = serde_json::to_string_pretty(response).context("serialising the response")?;
+        text.push('\n');
+        emit(&text)
+    } else {
+        emit(&cli::render::render(response))
+    }
+}
+
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes()).context("writing to standard output")?;
+    stdout.flush().context("writing to standard output")?;
+    Ok(())
+}
+
+/// `akten get`: the engine says where the content is; the bytes are copied
+/// out verified, to a file (through a temporary name, renamed only once the
+/// hash matched) or to standard output (verified in a first pass, so no
+/// unverified byte is ever printed).
+fn get(
+    engine: Engine,
+    doc: String,
+    version: Option<u32>,
+    output: Option<PathBuf>,
+    json: bool,
+    actor: &Actor,
+) -> anyhow::Result<ExitCode> {
+    let mut engine = engine;
+    let response = engine.handle(Request::Get { doc, version }, actor)?;
+    let Response::Content(info) = &response else { bail!("unexpected response to get") };
+    let blob = info.version.blob;
+    match output {
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let file_name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
+            let temp = dir.join(format!(".{}.akten-{}.tmp", file_name.to_string_lossy(), std::process::id()));
+            let result = (|| -> anyhow::Result<u64> {
+                let mut file = std::fs::File::create_new(&temp).with_context(|| {
+                    format!("cannot create {}: check the directory exists and is writable", temp.display())
+                })?;
+                let written = engine.read_verified(&blob, &mut file)?;
+                file.sync_all().with_context(|| format!("writing {}", temp.display()))?;
+                std::fs::rename(&temp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(written)
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            let written = result?;
+            if json {
+                print_response(&response, true)?;
+            } else {
+                emit(&format!(
+                    "wrote {} ({} bytes, version {} of {}, blake3 verified)\n",
+                    path.display(),
+                    written,
+                    info.version.number,
+                    info.doc.short()
+                ))?;
+            }
+        }
+        None => {
+            if json {
+                bail!("--json describes the content only together with -o PATH, which receives the bytes");
+            }
+            if io::stdout().is_terminal() && !info.version.media_type.starts_with("text/") {
+                bail!(
+                    "{} is {}, not text: give -o PATH, or redirect standard output to a file",
+                    info.version.file_name,
+                    info.version.media_type
+                );
+            }
+            engine.read_verified(&blob, &mut io::sink())?;
+            let mut stdout = io::stdout().lock();
+            engine.read_verified(&blob, &mut stdout)?;
+            stdout.flush().context("writing to standard output")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
