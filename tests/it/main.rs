@@ -1,1 +1,12 @@
-mod x {}
+//! End-to-end tests: the real `akten` binary on real stores in temp dirs.
+//!
+//! One test binary (see Cargo.toml `[[test]] name = "it"`); each module is
+//! one feature boundary. Helpers live in `util`.
+
+mod bad_input;
+mod corruption;
+mod crash;
+mod plan;
+mod streaming;
+mod tour;
+mod util;
