@@ -1,7 +1,9 @@
 //! Content-addressed, write-once storage of originals.
 //!
 //! A blob is named by the blake3 hash of its bytes ([`BlobId`]) and lives at
-//! `blobs/<2 hex>/<2 hex>/<64 hex>`. Bytes are streamed (never held in memory
+//! `blobs/<2 hex>/<64 hex>`: 256 shard directories, created once, so that
+//! storing a blob rarely creates a directory (each new directory costs two
+//! more fsyncs; see docs/benchmarks.md). Bytes are streamed (never held in memory
 //! whole) into a temporary file under `blobs/tmp/` while they are hashed.
 //!
 //! Write protocol ([`BlobStore::make_durable`]), per blob: temp file written →
@@ -20,6 +22,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -103,6 +106,49 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Asks the kernel to start writing `file`'s dirty pages now, without
+/// waiting. The fsync in [`BlobStore::make_durable`] then mostly finds the
+/// data already written while later files of the batch were being staged.
+/// Only a hint: durability still comes from that fsync.
+fn start_writeback(file: &File) {
+    // SAFETY: sync_file_range on a descriptor we own; offset 0 and length 0
+    // mean the whole file; the call does not touch our memory.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// Threads that issue fsyncs at the same time in [`sync_all_concurrently`].
+const SYNC_THREADS: usize = 8;
+
+/// fsyncs every path (files or directories) and returns once all are
+/// durable. fsync mostly waits on the device, so the calls are issued from
+/// several threads at once and the device can overlap them; the order
+/// towards the caller is unchanged: nothing is reported synced before all
+/// are.
+fn sync_all_concurrently(paths: &[PathBuf]) -> Result<(), BlobError> {
+    let sync = |path: &PathBuf| File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path));
+    if paths.len() <= 1 {
+        return paths.iter().try_for_each(sync);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = SYNC_THREADS.min(paths.len());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), BlobError> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { return Ok(()) };
+                        sync(path)?;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().expect("fsync worker panicked"))
+    })
+}
+
 impl BlobStore {
     /// Creates `blobs/` and `blobs/tmp/` if needed.
     pub fn create(root: &Path) -> Result<Self, BlobError> {
@@ -117,7 +163,7 @@ impl BlobStore {
     /// Where blob `id` lives.
     pub fn path_of(&self, id: &BlobId) -> PathBuf {
         let hex = id.to_hex();
-        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+        self.root.join(&hex[0..2]).join(hex)
     }
 
     pub fn contains(&self, id: &BlobId) -> bool {
@@ -154,6 +200,7 @@ impl BlobStore {
             staged.size += read as u64;
         }
         staged.id = BlobId::from_hash(hasher.finalize());
+        start_writeback(&file);
         failpoint::hit("blob.written");
         Ok(staged)
     }
@@ -166,23 +213,17 @@ impl BlobStore {
     /// Either it fails, and no catalog entry may name these blobs yet, or
     /// every blob is durable and may be named.
     pub fn make_durable(&self, staged: &mut [Staged]) -> Result<(), BlobError> {
-        for blob in staged.iter() {
-            if let Some(temp) = &blob.temp {
-                File::open(temp).and_then(|f| f.sync_all()).map_err(io_err(temp))?;
-            }
-        }
+        let temps: Vec<PathBuf> = staged.iter().filter_map(|b| b.temp.clone()).collect();
+        sync_all_concurrently(&temps)?;
         failpoint::hit("blob.synced");
         let mut dirs: Vec<PathBuf> = Vec::new();
         for blob in staged.iter_mut() {
             let dest = self.path_of(&blob.id);
             let leaf = dest.parent().expect("blob paths have a directory").to_path_buf();
-            let mid = leaf.parent().expect("blob paths have two levels").to_path_buf();
-            for (dir, parent) in [(&mid, &self.root), (&leaf, &mid)] {
-                match fs::create_dir(dir) {
-                    Ok(()) => dirs.push(parent.clone()),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(BlobError::Io { path: dir.clone(), source: e }),
-                }
+            match fs::create_dir(&leaf) {
+                Ok(()) => dirs.push(self.root.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(BlobError::Io { path: leaf.clone(), source: e }),
             }
             let existing = fs::metadata(&dest).ok().filter(|m| m.is_file() && m.len() == blob.size);
             if existing.is_some() {
@@ -199,9 +240,7 @@ impl BlobStore {
         failpoint::hit("blob.renamed");
         dirs.sort();
         dirs.dedup();
-        for dir in &dirs {
-            sync_dir(dir).map_err(io_err(dir))?;
-        }
+        sync_all_concurrently(&dirs)?;
         failpoint::hit("blob.dir_synced");
         Ok(())
     }
@@ -240,33 +279,26 @@ impl BlobStore {
 
     /// Every file below `blobs/` except the temp directory.
     pub fn list(&self) -> Result<Vec<BlobFile>, BlobError> {
-        let mut out = Vec::new();
         let read_dir = |dir: &Path| -> Result<Vec<fs::DirEntry>, BlobError> {
             let mut entries: Vec<_> =
                 fs::read_dir(dir).map_err(io_err(dir))?.collect::<Result<_, _>>().map_err(io_err(dir))?;
             entries.sort_by_key(|e| e.file_name());
             Ok(entries)
         };
-        for a in read_dir(&self.root)? {
-            let a_path = a.path();
-            if a_path == self.tmp {
+        let mut out = Vec::new();
+        for shard in read_dir(&self.root)? {
+            let shard_path = shard.path();
+            if shard_path == self.tmp {
                 continue;
             }
-            if !a_path.is_dir() {
-                out.push(BlobFile { id: None, modified: modified(&a_path), path: a_path });
+            if !shard_path.is_dir() {
+                out.push(BlobFile { id: None, modified: modified(&shard_path), path: shard_path });
                 continue;
             }
-            for b in read_dir(&a_path)? {
-                let b_path = b.path();
-                if !b_path.is_dir() {
-                    out.push(BlobFile { id: None, modified: modified(&b_path), path: b_path });
-                    continue;
-                }
-                for file in read_dir(&b_path)? {
-                    let path = file.path();
-                    let id = file.file_name().to_str().and_then(BlobId::from_hex).filter(|id| self.path_of(id) == path);
-                    out.push(BlobFile { id, modified: modified(&path), path });
-                }
+            for file in read_dir(&shard_path)? {
+                let path = file.path();
+                let id = file.file_name().to_str().and_then(BlobId::from_hex).filter(|id| self.path_of(id) == path);
+                out.push(BlobFile { id, modified: modified(&path), path });
             }
         }
         Ok(out)
@@ -343,7 +375,7 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].id, Some(a));
         let hex = a.to_hex();
-        assert!(files[0].path.ends_with(format!("{}/{}/{hex}", &hex[..2], &hex[2..4])));
+        assert!(files[0].path.ends_with(format!("{}/{hex}", &hex[..2])));
         let mut out = Vec::new();
         blobs.copy_verified(&a, &mut out).unwrap();
         assert_eq!(out, b"Bauantrag Flurstueck 12");

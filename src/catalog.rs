@@ -1,20 +1,24 @@
-//! The catalog: typed records in sled, and the one place that knows their
-//! key layout.
+//! The catalog: typed records in an embedded key-value store, and the one
+//! place that knows their key layout and the store behind it.
 //!
-//! Everything lives in sled's default tree under typed key prefixes (see
-//! docs/format.md for the full layout). Values are JSON. Secondary indexes
+//! Everything lives in one ordered key space under typed key prefixes (see
+//! docs/format.md for the full layout). Values are JSON. The key-value
+//! engine is redb or sled ([`CatalogEngine`], chosen per store at `init`);
+//! only [`Kv`] names them, so the engine can change without touching
+//! callers. Secondary indexes
 //! (Aktenzeichen → Akte, container → documents, blob → documents, object →
 //! audit events, ...) are maintained by [`Txn`] from the old and new
 //! versions of each record, so callers never touch them.
 //!
 //! Commit protocol ([`Txn::commit`]): all writes of one operation, its audit
-//! events and the new chain head are collected in one `sled::Batch`, applied
-//! atomically, then flushed (fsync) before `commit` returns. A crash before
-//! the flush completes leaves either none or all of the batch.
+//! events and the new chain head are collected in one batch and applied
+//! atomically and durably before `commit` returns (redb: one write
+//! transaction committed with immediate durability; sled: `apply_batch`,
+//! then `flush`). A crash before that completes leaves either none or all
+//! of the batch.
 //!
 //! Invariants:
-//! - Only the store's lock holder opens the catalog (sled itself does not
-//!   support several processes either).
+//! - Only the store's lock holder opens the catalog.
 //! - Writes happen only through [`Txn`]; one operation = one batch.
 //! - Every audit event is written in the batch of the change it records.
 
@@ -35,14 +39,180 @@ pub const CATALOG_FORMAT: u32 = 1;
 /// What can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("catalog at {}: {source}: run `akten verify`; if it cannot open the catalog, restore it from a backup", path.display())]
-    Sled { path: PathBuf, source: sled::Error },
+    #[error("catalog at {}: {detail}: run `akten verify`; if it cannot open the catalog, restore it from a backup", path.display())]
+    Storage { path: PathBuf, detail: String },
+    #[error(
+        "{} holds no {expected} catalog{}: set [catalog] engine in akten.toml to the engine the store was created with",
+        path.display(),
+        found.map(|f| format!(" but a {f} one")).unwrap_or_default()
+    )]
+    WrongEngine { path: PathBuf, expected: CatalogEngine, found: Option<CatalogEngine> },
     #[error("catalog entry {key} is unreadable ({detail}): run `akten verify` and restore the catalog from a backup")]
     Corrupt { key: String, detail: String },
     #[error(
         "catalog format {found} is not the one this akten uses ({CATALOG_FORMAT}): use the akten version that created the store"
     )]
     Format { found: String },
+}
+
+/// The key-value engine under the catalog, fixed when the store is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogEngine {
+    /// redb: B-trees, copy-on-write, ACID (the default; see docs/benchmarks.md).
+    #[default]
+    Redb,
+    /// sled 0.34.7.
+    Sled,
+}
+
+impl std::fmt::Display for CatalogEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CatalogEngine::Redb => "redb",
+            CatalogEngine::Sled => "sled",
+        })
+    }
+}
+
+const REDB_FILE: &str = "catalog.redb";
+const SLED_FILE: &str = "db";
+const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("catalog");
+
+/// One write of a batch: a value to set, or `None` to remove the key.
+type Op = (Vec<u8>, Option<Vec<u8>>);
+
+/// The ordered key-value store: the seam behind which the engine can change.
+enum Kv {
+    Redb(redb::Database),
+    Sled(sled::Db),
+}
+
+impl Kv {
+    fn open(dir: &Path, engine: CatalogEngine, create: bool) -> Result<Kv, CatalogError> {
+        let storage = |detail: String| CatalogError::Storage { path: dir.to_path_buf(), detail };
+        if !create {
+            let has_redb = dir.join(REDB_FILE).is_file();
+            let has_sled = dir.join(SLED_FILE).is_file();
+            let found = match (has_redb, has_sled) {
+                (true, _) => Some(CatalogEngine::Redb),
+                (false, true) => Some(CatalogEngine::Sled),
+                (false, false) => None,
+            };
+            if found != Some(engine) {
+                return Err(CatalogError::WrongEngine { path: dir.to_path_buf(), expected: engine, found });
+            }
+        }
+        match engine {
+            CatalogEngine::Redb => {
+                std::fs::create_dir_all(dir).map_err(|e| storage(e.to_string()))?;
+                let path = dir.join(REDB_FILE);
+                let mut builder = redb::Database::builder();
+                builder.set_cache_size(128 * 1024 * 1024);
+                let db = if create { builder.create(&path) } else { builder.open(&path) }
+                    .map_err(|e| storage(e.to_string()))?;
+                // The table must exist before the first read transaction opens it.
+                let txn = db.begin_write().map_err(|e| storage(e.to_string()))?;
+                txn.open_table(REDB_TABLE).map_err(|e| storage(e.to_string()))?;
+                txn.commit().map_err(|e| storage(e.to_string()))?;
+                Ok(Kv::Redb(db))
+            }
+            CatalogEngine::Sled => {
+                let db = sled::Config::new()
+                    .path(dir)
+                    .cache_capacity(64 * 1024 * 1024)
+                    // Durability comes from the explicit flush in `apply`; a
+                    // background flusher would make crash outcomes depend on timing.
+                    .flush_every_ms(None)
+                    .open()
+                    .map_err(|e| storage(e.to_string()))?;
+                Ok(Kv::Sled(db))
+            }
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Kv::Redb(db) => {
+                use redb::{ReadableDatabase, ReadableTable};
+                let txn = db.begin_read().map_err(|e| e.to_string())?;
+                let table = txn.open_table(REDB_TABLE).map_err(|e| e.to_string())?;
+                Ok(table.get(key).map_err(|e| e.to_string())?.map(|v| v.value().to_vec()))
+            }
+            Kv::Sled(db) => Ok(db.get(key).map_err(|e| e.to_string())?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// Calls `f` for every key starting with `prefix`, in key order, until
+    /// it returns `false`.
+    fn scan(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), String> {
+        match self {
+            Kv::Redb(db) => {
+                use redb::{ReadableDatabase, ReadableTable};
+                let txn = db.begin_read().map_err(|e| e.to_string())?;
+                let table = txn.open_table(REDB_TABLE).map_err(|e| e.to_string())?;
+                for item in table.range(prefix..).map_err(|e| e.to_string())? {
+                    let (k, v) = item.map_err(|e| e.to_string())?;
+                    if !k.value().starts_with(prefix) || !f(k.value(), v.value()) {
+                        break;
+                    }
+                }
+            }
+            Kv::Sled(db) => {
+                for item in db.scan_prefix(prefix) {
+                    let (k, v) = item.map_err(|e| e.to_string())?;
+                    if !f(&k, &v) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `ops` atomically and durably: when it returns, all of them
+    /// are on disk; if the process dies before, none or all are.
+    fn apply(&self, ops: Vec<Op>) -> Result<(), String> {
+        match self {
+            Kv::Redb(db) => {
+                let mut txn = db.begin_write().map_err(|e| e.to_string())?;
+                txn.set_durability(redb::Durability::Immediate).map_err(|e| e.to_string())?;
+                {
+                    let mut table = txn.open_table(REDB_TABLE).map_err(|e| e.to_string())?;
+                    for (key, value) in &ops {
+                        match value {
+                            Some(v) => table.insert(key.as_slice(), v.as_slice()).map(|_| ()),
+                            None => table.remove(key.as_slice()).map(|_| ()),
+                        }
+                        .map_err(|e| e.to_string())?;
+                    }
+                }
+                failpoint::hit("catalog.applied");
+                txn.commit().map_err(|e| e.to_string())?;
+            }
+            Kv::Sled(db) => {
+                let mut batch = sled::Batch::default();
+                for (key, value) in ops {
+                    match value {
+                        Some(v) => batch.insert(key, v),
+                        None => batch.remove(key),
+                    }
+                }
+                db.apply_batch(batch).map_err(|e| e.to_string())?;
+                failpoint::hit("catalog.applied");
+                db.flush().map_err(|e| e.to_string())?;
+            }
+        }
+        failpoint::hit("catalog.flushed");
+        Ok(())
+    }
+
+    fn size_on_disk(&self, dir: &Path) -> Result<u64, String> {
+        match self {
+            Kv::Redb(_) => std::fs::metadata(dir.join(REDB_FILE)).map(|m| m.len()).map_err(|e| e.to_string()),
+            Kv::Sled(db) => db.size_on_disk().map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// The plan versions imported into the store, oldest first.
@@ -63,7 +233,8 @@ pub type LocationEntry = (Option<[u8; 16]>, DocId);
 /// The open catalog.
 pub struct Catalog {
     path: PathBuf,
-    db: sled::Db,
+    engine: CatalogEngine,
+    kv: Kv,
 }
 
 mod key {
@@ -130,18 +301,21 @@ fn uuid16(bytes: &[u8], key: &[u8]) -> Result<[u8; 16], CatalogError> {
 }
 
 impl Catalog {
-    /// Creates an empty catalog in `dir` and records its format.
-    pub fn create(dir: &Path) -> Result<Catalog, CatalogError> {
-        let catalog = Self::open_db(dir)?;
-        catalog.db.insert(key::META_FORMAT, CATALOG_FORMAT.to_string().as_bytes()).map_err(|e| catalog.sled(e))?;
-        catalog.db.flush().map_err(|e| catalog.sled(e))?;
+    /// Creates an empty catalog in `dir` on `engine` and records its format.
+    pub fn create(dir: &Path, engine: CatalogEngine) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog { path: dir.to_path_buf(), engine, kv: Kv::open(dir, engine, true)? };
+        catalog
+            .kv
+            .apply(vec![(key::META_FORMAT.to_vec(), Some(CATALOG_FORMAT.to_string().into_bytes()))])
+            .map_err(|e| catalog.storage(e))?;
         Ok(catalog)
     }
 
-    /// Opens the catalog in `dir` and checks its format.
-    pub fn open(dir: &Path) -> Result<Catalog, CatalogError> {
-        let catalog = Self::open_db(dir)?;
-        let found = catalog.db.get(key::META_FORMAT).map_err(|e| catalog.sled(e))?;
+    /// Opens the catalog in `dir`, which must have been created on `engine`,
+    /// and checks its format.
+    pub fn open(dir: &Path, engine: CatalogEngine) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog { path: dir.to_path_buf(), engine, kv: Kv::open(dir, engine, false)? };
+        let found = catalog.kv.get(key::META_FORMAT).map_err(|e| catalog.storage(e))?;
         let found = found.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "none".into());
         if found != CATALOG_FORMAT.to_string() {
             return Err(CatalogError::Format { found });
@@ -149,50 +323,75 @@ impl Catalog {
         Ok(catalog)
     }
 
-    fn open_db(dir: &Path) -> Result<Catalog, CatalogError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            // Durability comes from the explicit flush in `Txn::commit`; a
-            // background flusher would make crash outcomes depend on timing.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| CatalogError::Sled { path: dir.to_path_buf(), source })?;
-        Ok(Catalog { path: dir.to_path_buf(), db })
+    pub fn engine(&self) -> CatalogEngine {
+        self.engine
     }
 
-    fn sled(&self, source: sled::Error) -> CatalogError {
-        CatalogError::Sled { path: self.path.clone(), source }
+    fn storage(&self, detail: String) -> CatalogError {
+        CatalogError::Storage { path: self.path.clone(), detail }
     }
 
-    /// Bytes the catalog occupies on disk, as sled reports it.
+    /// Bytes the catalog occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, CatalogError> {
-        self.db.size_on_disk().map_err(|e| self.sled(e))
+        self.kv.size_on_disk(&self.path).map_err(|e| self.storage(e))
+    }
+
+    /// Gives space that updates freed back to the file system and returns
+    /// the size before and after. redb moves pages towards the start of its
+    /// file and truncates it; sled has no such operation (a no-op there).
+    pub fn compact(&mut self) -> Result<(u64, u64), CatalogError> {
+        let before = self.size_on_disk()?;
+        if let Kv::Redb(db) = &mut self.kv {
+            let path = self.path.clone();
+            while db
+                .compact(redb::CompactionMode::Balanced)
+                .map_err(|e| CatalogError::Storage { path: path.clone(), detail: e.to_string() })?
+            {}
+        }
+        Ok((before, self.size_on_disk()?))
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, CatalogError> {
-        match self.db.get(key).map_err(|e| self.sled(e))? {
+        match self.kv.get(key).map_err(|e| self.storage(e))? {
             None => Ok(None),
             Some(bytes) => decode(key, &bytes).map(Some),
         }
     }
 
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, CatalogError> {
+        self.kv.get(key).map_err(|e| self.storage(e))
+    }
+
     fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, CatalogError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.sled(e))?;
-            out.push(decode(&k, &v)?);
+        let mut failed = None;
+        self.kv
+            .scan(prefix, &mut |k, v| match decode(k, v) {
+                Ok(value) => {
+                    out.push(value);
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+            .map_err(|e| self.storage(e))?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
     /// Keys below `prefix`, with the prefix cut off.
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, CatalogError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
-            let (k, _) = item.map_err(|e| self.sled(e))?;
-            out.push(k[prefix.len()..].to_vec());
-        }
+        self.kv
+            .scan(prefix, &mut |k, _| {
+                out.push(k[prefix.len()..].to_vec());
+                true
+            })
+            .map_err(|e| self.storage(e))?;
         Ok(out)
     }
 
@@ -210,7 +409,7 @@ impl Catalog {
 
     pub fn akte_by_az(&self, az: &str) -> Result<Option<Akte>, CatalogError> {
         let k = key::join(&[key::AZ, az.as_bytes()]);
-        match self.db.get(&k).map_err(|e| self.sled(e))? {
+        match self.get_raw(&k)? {
             None => Ok(None),
             Some(id) => self.akte(&AkteId::from_bytes(uuid16(&id, &k)?)),
         }
@@ -256,7 +455,7 @@ impl Catalog {
 
     pub fn vorgang_by_vz(&self, vz: &str) -> Result<Option<Vorgang>, CatalogError> {
         let k = key::join(&[key::VZ, vz.as_bytes()]);
-        match self.db.get(&k).map_err(|e| self.sled(e))? {
+        match self.get_raw(&k)? {
             None => Ok(None),
             Some(id) => self.vorgang(&VorgangId::from_bytes(uuid16(&id, &k)?)),
         }
@@ -318,7 +517,7 @@ impl Catalog {
                 None => return Err(dangling(&prefix, &id.to_string())),
             }
         }
-        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        out.sort_by(|a, b| (a.created_at, &a.title, a.id).cmp(&(b.created_at, &b.title, b.id)));
         Ok(out)
     }
 
@@ -384,11 +583,23 @@ impl Catalog {
 
     fn string_index(&self, prefix: &[u8]) -> Result<Vec<(String, [u8; 16])>, CatalogError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.sled(e))?;
-            out.push((String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), uuid16(&v, &k)?));
+        let mut failed = None;
+        self.kv
+            .scan(prefix, &mut |k, v| match uuid16(v, k) {
+                Ok(id) => {
+                    out.push((String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), id));
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+            .map_err(|e| self.storage(e))?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
     pub fn audit_head(&self) -> Result<ChainHead, CatalogError> {
@@ -417,7 +628,7 @@ impl Catalog {
 
     /// Starts collecting the writes of one operation.
     pub fn txn(&self) -> Result<Txn<'_>, CatalogError> {
-        Ok(Txn { catalog: self, batch: sled::Batch::default(), head: self.audit_head()?, events: Vec::new() })
+        Ok(Txn { catalog: self, ops: Vec::new(), head: self.audit_head()?, events: Vec::new() })
     }
 }
 
@@ -442,22 +653,30 @@ fn dangling(prefix: &[u8], what: &str) -> CatalogError {
 /// The writes of one operation, applied atomically by [`Txn::commit`].
 pub struct Txn<'a> {
     catalog: &'a Catalog,
-    batch: sled::Batch,
+    ops: Vec<Op>,
     head: ChainHead,
     events: Vec<AuditEvent>,
 }
 
 impl Txn<'_> {
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((key, Some(value)));
+    }
+
+    fn remove(&mut self, key: Vec<u8>) {
+        self.ops.push((key, None));
+    }
+
     pub fn put_plan(&mut self, plan: &Plan) {
-        self.batch.insert(key::PLAN, encode(plan));
+        self.insert(key::PLAN.to_vec(), encode(plan));
     }
 
     pub fn add_plan_record(&mut self, index: u64, record: &PlanRecord) {
-        self.batch.insert(key::join(&[key::PLAN_HISTORY, &index.to_be_bytes()]), encode(record));
+        self.insert(key::join(&[key::PLAN_HISTORY, &index.to_be_bytes()]), encode(record));
     }
 
     pub fn set_counter(&mut self, position: &Kennzeichen, year: Option<i16>, value: u32) {
-        self.batch.insert(counter_key(position, year), encode(&value));
+        self.insert(counter_key(position, year), encode(&value));
     }
 
     /// Writes `akte`, keeping the Aktenzeichen and position indexes in step
@@ -465,15 +684,15 @@ impl Txn<'_> {
     pub fn put_akte(&mut self, akte: &Akte, old: Option<&Akte>) {
         if let Some(old) = old {
             if old.aktenzeichen != akte.aktenzeichen {
-                self.batch.remove(key::join(&[key::AZ, old.aktenzeichen.as_str().as_bytes()]));
+                self.remove(key::join(&[key::AZ, old.aktenzeichen.as_str().as_bytes()]));
             }
             if old.position != akte.position {
-                self.batch.remove(position_key(&old.position, &old.id));
+                self.remove(position_key(&old.position, &old.id));
             }
         }
-        self.batch.insert(key::join(&[key::AKTE, akte.id.as_bytes()]), encode(akte));
-        self.batch.insert(key::join(&[key::AZ, akte.aktenzeichen.as_str().as_bytes()]), akte.id.as_bytes().to_vec());
-        self.batch.insert(position_key(&akte.position, &akte.id), Vec::<u8>::new());
+        self.insert(key::join(&[key::AKTE, akte.id.as_bytes()]), encode(akte));
+        self.insert(key::join(&[key::AZ, akte.aktenzeichen.as_str().as_bytes()]), akte.id.as_bytes().to_vec());
+        self.insert(position_key(&akte.position, &akte.id), Vec::<u8>::new());
     }
 
     /// Writes `vorgang`, keeping the Vorgangszeichen and Akte indexes in step.
@@ -481,13 +700,11 @@ impl Txn<'_> {
         if let Some(old) = old
             && old.vorgangszeichen != vorgang.vorgangszeichen
         {
-            self.batch.remove(key::join(&[key::VZ, old.vorgangszeichen.as_str().as_bytes()]));
+            self.remove(key::join(&[key::VZ, old.vorgangszeichen.as_str().as_bytes()]));
         }
-        self.batch.insert(key::join(&[key::VORGANG, vorgang.id.as_bytes()]), encode(vorgang));
-        self.batch
-            .insert(key::join(&[key::VZ, vorgang.vorgangszeichen.as_str().as_bytes()]), vorgang.id.as_bytes().to_vec());
-        self.batch
-            .insert(key::join(&[key::AKTE_VORGANG, vorgang.akte.as_bytes(), vorgang.id.as_bytes()]), Vec::<u8>::new());
+        self.insert(key::join(&[key::VORGANG, vorgang.id.as_bytes()]), encode(vorgang));
+        self.insert(key::join(&[key::VZ, vorgang.vorgangszeichen.as_str().as_bytes()]), vorgang.id.as_bytes().to_vec());
+        self.insert(key::join(&[key::AKTE_VORGANG, vorgang.akte.as_bytes(), vorgang.id.as_bytes()]), Vec::<u8>::new());
     }
 
     /// Writes `doc`, keeping the location and blob indexes in step with
@@ -495,19 +712,18 @@ impl Txn<'_> {
     pub fn put_doc(&mut self, doc: &Dokument, old: Option<&Dokument>) {
         if let Some(old) = old {
             if old.location != doc.location {
-                self.batch.remove(key::join(&[key::LOCATION, &container_of(&old.location), old.id.as_bytes()]));
+                self.remove(key::join(&[key::LOCATION, &container_of(&old.location), old.id.as_bytes()]));
             }
             for v in &old.versions {
                 if doc.version(v.number).map(|n| n.blob) != Some(v.blob) {
-                    self.batch.remove(blob_key(&v.blob, &old.id, v.number));
+                    self.remove(blob_key(&v.blob, &old.id, v.number));
                 }
             }
         }
-        self.batch.insert(key::join(&[key::DOC, doc.id.as_bytes()]), encode(doc));
-        self.batch
-            .insert(key::join(&[key::LOCATION, &container_of(&doc.location), doc.id.as_bytes()]), Vec::<u8>::new());
+        self.insert(key::join(&[key::DOC, doc.id.as_bytes()]), encode(doc));
+        self.insert(key::join(&[key::LOCATION, &container_of(&doc.location), doc.id.as_bytes()]), Vec::<u8>::new());
         for v in &doc.versions {
-            self.batch.insert(blob_key(&v.blob, &doc.id, v.number), Vec::<u8>::new());
+            self.insert(blob_key(&v.blob, &doc.id, v.number), Vec::<u8>::new());
         }
     }
 
@@ -515,11 +731,11 @@ impl Txn<'_> {
     pub fn record(&mut self, event: NewEvent) {
         let event = self.head.seal(event);
         let seq = event.seq.to_be_bytes();
-        self.batch.insert(object_key(&event.object, event.seq), Vec::<u8>::new());
+        self.insert(object_key(&event.object, event.seq), Vec::<u8>::new());
         for related in &event.related {
-            self.batch.insert(object_key(related, event.seq), Vec::<u8>::new());
+            self.insert(object_key(related, event.seq), Vec::<u8>::new());
         }
-        self.batch.insert(key::join(&[key::EVENT, &seq]), encode(&event));
+        self.insert(key::join(&[key::EVENT, &seq]), encode(&event));
         self.events.push(event);
     }
 
@@ -531,12 +747,10 @@ impl Txn<'_> {
     /// catalog may hold none or all of the batch (never part of it), or it
     /// returns and all of it is on disk.
     pub fn commit(mut self) -> Result<Vec<AuditEvent>, CatalogError> {
+        let head = encode(&self.head);
+        self.insert(key::META_HEAD.to_vec(), head);
         let catalog = self.catalog;
-        self.batch.insert(key::META_HEAD, encode(&self.head));
-        catalog.db.apply_batch(self.batch).map_err(|e| catalog.sled(e))?;
-        failpoint::hit("catalog.applied");
-        catalog.db.flush().map_err(|e| catalog.sled(e))?;
-        failpoint::hit("catalog.flushed");
+        catalog.kv.apply(self.ops).map_err(|e| catalog.storage(e))?;
         Ok(self.events)
     }
 }
@@ -549,19 +763,28 @@ pub mod tamper {
 
     /// Replaces audit event `seq` with `edit` applied to it, keeping its
     /// stored hash (as someone editing the database by hand would).
-    pub fn edit_audit_event(dir: &Path, seq: u64, edit: impl FnOnce(&mut AuditEvent)) -> Result<(), CatalogError> {
-        let catalog = Catalog::open(dir)?;
+    pub fn edit_audit_event(
+        dir: &Path,
+        engine: CatalogEngine,
+        seq: u64,
+        edit: impl FnOnce(&mut AuditEvent),
+    ) -> Result<(), CatalogError> {
+        let catalog = Catalog::open(dir, engine)?;
         let k = key::join(&[key::EVENT, &seq.to_be_bytes()]);
         let mut event: AuditEvent = catalog.get(&k)?.ok_or_else(|| dangling(&k, "event"))?;
         edit(&mut event);
-        catalog.db.insert(k, encode(&event)).map_err(|e| catalog.sled(e))?;
-        catalog.db.flush().map_err(|e| catalog.sled(e))?;
-        Ok(())
+        catalog.kv.apply(vec![(k, Some(encode(&event)))]).map_err(|e| catalog.storage(e))
     }
 
     /// Points version `version` of `doc` at `blob`, and the blob index too.
-    pub fn set_version_blob(dir: &Path, doc: &DocId, version: u32, blob: BlobId) -> Result<(), CatalogError> {
-        let catalog = Catalog::open(dir)?;
+    pub fn set_version_blob(
+        dir: &Path,
+        engine: CatalogEngine,
+        doc: &DocId,
+        version: u32,
+        blob: BlobId,
+    ) -> Result<(), CatalogError> {
+        let catalog = Catalog::open(dir, engine)?;
         let mut d = catalog.doc(doc)?.ok_or_else(|| dangling(b"doc", &doc.to_string()))?;
         let old = d.clone();
         for v in &mut d.versions {
@@ -572,8 +795,6 @@ pub mod tamper {
         let mut txn = catalog.txn()?;
         txn.put_doc(&d, Some(&old));
         // Apply without an audit event: this is the tampering.
-        catalog.db.apply_batch(txn.batch).map_err(|e| catalog.sled(e))?;
-        catalog.db.flush().map_err(|e| catalog.sled(e))?;
-        Ok(())
+        catalog.kv.apply(txn.ops).map_err(|e| catalog.storage(e))
     }
 }

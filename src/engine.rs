@@ -43,9 +43,11 @@ use crate::verify::{self, GcReport, VerifyReport};
 pub const BUNDLED_PLAN: &str = include_str!("../aktenplan/aktenplan.toml");
 pub const BUNDLED_PLAN_NAME: &str = "aktenplan/aktenplan.toml";
 
-/// Files per catalog commit in `add`: a crash loses at most one batch,
-/// which a rerun adds again.
-pub const ADD_BATCH: usize = 64;
+/// At most this many files, and [`ADD_BATCH_BYTES`], go into one catalog
+/// commit of `add`: a crash loses at most one batch, which a rerun adds
+/// again. Larger batches mean fewer fsync rounds (docs/benchmarks.md).
+pub const ADD_BATCH: usize = 256;
+pub const ADD_BATCH_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Shortest document id prefix accepted in place of the full UUID.
 pub const MIN_ID_PREFIX: usize = 6;
@@ -174,6 +176,7 @@ pub enum Response {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InitReport {
     pub store: PathBuf,
+    pub catalog_engine: crate::catalog::CatalogEngine,
     pub plan_name: String,
     pub plan_version: String,
     pub plan_file: String,
@@ -521,7 +524,13 @@ fn plan_from_bytes(bytes: &[u8], path: &Path, name: Option<&str>, version: Optio
 impl Engine {
     /// Creates a store at `root` with `plan`, records the creation in the
     /// audit log, and returns the engine on it.
-    pub fn init(root: &Path, plan: PlanSource, actor: &Actor, command: &str) -> Result<(Engine, InitReport), Error> {
+    pub fn init(
+        root: &Path,
+        plan: PlanSource,
+        config: Config,
+        actor: &Actor,
+        command: &str,
+    ) -> Result<(Engine, InitReport), Error> {
         // Read and validate the plan before anything is created.
         let (plan_bytes, plan_path) = match &plan {
             PlanSource::Bundled => (BUNDLED_PLAN.as_bytes().to_vec(), PathBuf::from(BUNDLED_PLAN_NAME)),
@@ -532,10 +541,10 @@ impl Engine {
             }
         };
         let plan = plan_from_bytes(&plan_bytes, &plan_path, None, None)?;
-        let config = Config::new();
+        let engine = config.catalog.engine;
         let store = Store::create(root, config, command)?;
         let blobs = BlobStore::create(&store.blobs_dir())?;
-        let catalog = Catalog::create(&store.catalog_dir())?;
+        let catalog = Catalog::create(&store.catalog_dir(), engine)?;
         let mut engine = Self::assemble(store, blobs, catalog, plan.clone())?;
         let now = Timestamp::now();
         let source = engine.store_bytes(&plan_bytes, &plan_path)?;
@@ -557,7 +566,10 @@ impl Engine {
             action: "store.init".into(),
             object: ObjectRef { kind: ObjectKind::Store, id: engine.store.root().display().to_string(), label: None },
             related: vec![],
-            changes: vec![Change::new("format", None::<u32>, crate::store::FORMAT_VERSION)],
+            changes: vec![
+                Change::new("format", None::<u32>, crate::store::FORMAT_VERSION),
+                Change::new("catalog", None::<String>, engine.catalog.engine().to_string()),
+            ],
         });
         txn.record(NewEvent {
             at: now,
@@ -575,6 +587,7 @@ impl Engine {
             events.last().map(|e| ChainHead { seq: e.seq, hash: e.hash.clone() }).unwrap_or_else(ChainHead::empty);
         let report = InitReport {
             store: engine.store.root().to_path_buf(),
+            catalog_engine: engine.catalog.engine(),
             plan_name: plan.name.clone(),
             plan_version: plan.version.clone(),
             plan_file: plan_path.display().to_string(),
@@ -590,7 +603,7 @@ impl Engine {
     pub fn open(root: &Path, command: &str) -> Result<Engine, Error> {
         let store = Store::open(root, command)?;
         let blobs = BlobStore::open(&store.blobs_dir());
-        let catalog = Catalog::open(&store.catalog_dir())?;
+        let catalog = Catalog::open(&store.catalog_dir(), store.config().catalog.engine)?;
         let plan = catalog.plan()?.ok_or_else(|| CatalogError::Corrupt {
             key: "plan/current".into(),
             detail: "the store has no Aktenplan".into(),
@@ -1065,8 +1078,9 @@ impl Engine {
         self.ensure_open(&location)?;
         // Every input must be readable before anything is stored. The files
         // are closed again so that long lists do not exhaust descriptors.
+        let mut sizes = Vec::with_capacity(files.len());
         for path in files {
-            open_input(path)?;
+            sizes.push(open_input(path)?.1);
         }
         let spec = AddSpec {
             location,
@@ -1079,10 +1093,17 @@ impl Engine {
         let mut results: Vec<Option<AddOutcome>> = vec![None; files.len()];
         let mut seen: HashMap<BlobId, usize> = HashMap::new();
         let total = files.len() as u64;
-        for (n, chunk) in files.chunks(ADD_BATCH).enumerate() {
-            self.progress.report("adding files", (n * ADD_BATCH) as u64, total);
-            let first = n * ADD_BATCH;
-            self.add_batch(first, chunk, files, &spec, &mut seen, &mut results, actor)?;
+        let mut first = 0;
+        while first < files.len() {
+            let mut end = first + 1;
+            let mut bytes = sizes[first];
+            while end < files.len() && end - first < ADD_BATCH && bytes + sizes[end] <= ADD_BATCH_BYTES {
+                bytes += sizes[end];
+                end += 1;
+            }
+            self.progress.report("adding files", first as u64, total);
+            self.add_batch(first, &files[first..end], files, &spec, &mut seen, &mut results, actor)?;
+            first = end;
         }
         self.progress.report("adding files", total, total);
         let results = results.into_iter().map(|r| r.expect("every input has an outcome")).collect();
@@ -1357,7 +1378,7 @@ impl Engine {
 
     fn gc(&mut self, dry_run: bool, actor: &Actor) -> Result<Response, Error> {
         let grace = std::time::Duration::from_secs(self.store.config().gc.grace_hours.saturating_mul(3600));
-        let report = verify::collect_garbage(&self.catalog, &self.blobs, grace, dry_run, self.progress.as_ref())?;
+        let mut report = verify::collect_garbage(&self.catalog, &self.blobs, grace, dry_run, self.progress.as_ref())?;
         if !dry_run && !report.removed.is_empty() {
             let now = Timestamp::now();
             let mut txn = self.catalog.txn()?;
@@ -1374,6 +1395,9 @@ impl Engine {
                 )],
             });
             txn.commit()?;
+        }
+        if !dry_run {
+            report.catalog_bytes = Some(self.catalog.compact()?);
         }
         Ok(Response::Collected(report))
     }

@@ -22,6 +22,10 @@ use akten::model::{Actor, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use akten::catalog::CatalogEngine;
+use akten::store::Config;
+
+use crate::cli::args;
 use crate::cli::args::{
     AkteCommand, Cli, Command, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
 };
@@ -114,7 +118,7 @@ fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) ->
     let path = location.path();
     let mut engine = match location {
         StoreLocation::Default(p) if create_default && !p.exists() => {
-            let (engine, report) = Engine::init(p, PlanSource::Bundled, actor, &command_line())?;
+            let (engine, report) = Engine::init(p, PlanSource::Bundled, Config::new(), actor, &command_line())?;
             eprintln!(
                 "created a new store at {} with the bundled Aktenplan ({} Betreffseinheiten)",
                 report.store.display(),
@@ -136,10 +140,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.json;
 
     let request = match cli.command {
-        Command::Init { dir, plan } => {
+        Command::Init { dir, plan, catalog_engine } => {
             let dir = dir.unwrap_or_else(|| location.path().to_path_buf());
             let source = plan.map(PlanSource::File).unwrap_or(PlanSource::Bundled);
-            let (_engine, report) = Engine::init(&dir, source, &actor, &command_line())?;
+            let mut config = Config::new();
+            config.catalog.engine = match catalog_engine {
+                args::CatalogEngineArg::Redb => CatalogEngine::Redb,
+                args::CatalogEngineArg::Sled => CatalogEngine::Sled,
+            };
+            let (_engine, report) = Engine::init(&dir, source, config, &actor, &command_line())?;
             let response = Response::Initialized(report);
             print_response(&response, json)?;
             if !json {

@@ -323,6 +323,15 @@ impl Disposal {
         }
     }
 
+    /// The one-letter code: `A`, `B` or `V`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Disposal::A => "A",
+            Disposal::B => "B",
+            Disposal::V => "V",
+        }
+    }
+
     pub fn meaning(self) -> &'static str {
         match self {
             Disposal::A => "archivwürdig",
@@ -334,12 +343,7 @@ impl Disposal {
 
 impl fmt::Display for Disposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = match self {
-            Disposal::A => "A",
-            Disposal::B => "B",
-            Disposal::V => "V",
-        };
-        write!(f, "{code} ({})", self.meaning())
+        write!(f, "{} ({})", self.code(), self.meaning())
     }
 }
 

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
+use crate::catalog::CatalogEngine;
 use crate::model::AzTemplate;
 
 /// The store format this build reads and writes.
@@ -83,6 +84,8 @@ pub struct Config {
     #[serde(default)]
     pub aktenzeichen: AktenzeichenSection,
     #[serde(default)]
+    pub catalog: CatalogSection,
+    #[serde(default)]
     pub storage: StorageSection,
     #[serde(default)]
     pub gc: GcSection,
@@ -123,6 +126,14 @@ impl Default for AktenzeichenSection {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CatalogSection {
+    /// The key-value engine the catalog was created on; fixed for the store.
+    #[serde(default)]
+    pub engine: CatalogEngine,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StorageSection {
     #[serde(default)]
     pub allow_network_filesystem: bool,
@@ -148,6 +159,7 @@ impl Config {
             store: StoreSection { format: FORMAT_VERSION },
             calendar: CalendarSection::default(),
             aktenzeichen: AktenzeichenSection::default(),
+            catalog: CatalogSection::default(),
             storage: StorageSection::default(),
             gc: GcSection::default(),
         }
@@ -172,6 +184,10 @@ impl Config {
              # Placeholders: {{aktenzeichen}}, {{nr}}.\n\
              vorgang = \"{vorgang}\"\n\
              \n\
+             [catalog]\n\
+             # Key-value engine of the catalog, fixed when the store was created (redb or sled).\n\
+             engine = \"{engine}\"\n\
+             \n\
              [storage]\n\
              # Network file systems (NFS, SMB) do not lock or sync reliably.\n\
              allow_network_filesystem = {netfs}\n\
@@ -183,6 +199,7 @@ impl Config {
             tz = self.calendar.time_zone,
             akte = self.aktenzeichen.akte,
             vorgang = self.aktenzeichen.vorgang,
+            engine = self.catalog.engine,
             netfs = self.storage.allow_network_filesystem,
             grace = self.gc.grace_hours,
         )

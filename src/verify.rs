@@ -77,6 +77,8 @@ pub struct GcReport {
     /// Orphans younger than the grace period, left alone.
     pub kept_young: usize,
     pub grace_hours: u64,
+    /// Catalog size before and after compaction (not compacted in a dry run).
+    pub catalog_bytes: Option<(u64, u64)>,
 }
 
 /// `verify` or `gc` could not read what they check.
@@ -130,19 +132,8 @@ pub fn verify(
     let total = refs.len() as u64;
     for (done, (blob, users)) in refs.iter().enumerate() {
         progress.report("verifying blobs", done as u64, total);
-        let path = blobs.path_of(blob);
-        let rel = format!(
-            "blobs/{}",
-            path.iter()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .iter()
-                .rev()
-                .map(|p| p.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/")
-        );
+        let hex = blob.to_hex();
+        let rel = format!("blobs/{}/{hex}", &hex[..2]);
         if !on_disk.contains_key(blob) {
             for user in users {
                 report.findings.push(finding(

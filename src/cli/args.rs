@@ -51,6 +51,9 @@ pub enum Command {
         /// Start with this plan (TOML or CSV) instead of the bundled one
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        /// Key-value engine of the catalog (fixed for the store's life)
+        #[arg(long, value_enum, default_value = "redb")]
+        catalog_engine: CatalogEngineArg,
     },
     /// The Aktenplan (file plan): show it, import a new version
     #[command(subcommand)]
@@ -213,6 +216,12 @@ pub enum VersionCommand {
 pub enum PosteingangCommand {
     /// List the documents in the Posteingang
     List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CatalogEngineArg {
+    Redb,
+    Sled,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -92,7 +92,7 @@ fn position_line(out: &mut String, p: &PositionSummary, indent: bool) {
         p.kennzeichen.as_str(),
         p.title,
         p.retention,
-        p.disposal,
+        p.disposal.code(),
         indent = depth * 2
     );
 }
@@ -116,7 +116,7 @@ pub fn render(response: &Response) -> String {
     let mut out = String::new();
     match response {
         Response::Initialized(r) => {
-            let _ = writeln!(out, "created store {}", r.store.display());
+            let _ = writeln!(out, "created store {} (catalog on {})", r.store.display(), r.catalog_engine);
             let _ = writeln!(
                 out,
                 "  Aktenplan \"{}\" version {} from {}: {} positions, {} Betreffseinheiten",
@@ -417,6 +417,9 @@ pub fn render(response: &Response) -> String {
                 let _ = writeln!(out, "{verb} orphan blob {} ({})", b.blob.to_hex(), size(b.size));
             }
             let _ = writeln!(out, "{verb} {} orphan blobs, {}", r.removed.len(), size(r.bytes_freed));
+            if let Some((before, after)) = r.catalog_bytes {
+                let _ = writeln!(out, "compacted the catalog: {} → {}", size(before), size(after));
+            }
             if r.kept_young > 0 {
                 let _ = writeln!(
                     out,

@@ -1,6 +1,7 @@
 //! Crash points: the process is killed (SIGKILL) right after each step of
 //! the commit protocol of `add` (blob written, synced, renamed, directory
-//! synced, catalog batch applied, flushed), then the store is reopened.
+//! synced, catalog batch applied, flushed), on each catalog engine, then the
+//! store is reopened.
 //! Each stop must leave either nothing or the whole operation, and
 //! `verify` must find no error.
 //!
@@ -13,9 +14,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::catalog::CatalogEngine;
 use crate::engine::{Engine, PlanSource, Request, Response};
 use crate::failpoint::{CRASH_AT_ENV, STEPS};
 use crate::model::{Actor, DocKind};
+use crate::store::Config;
 use crate::verify::Severity;
 
 const STORE_ENV: &str = "AKTEN_CRASH_STORE";
@@ -54,9 +57,11 @@ fn documents(engine: &mut Engine) -> usize {
     }
 }
 
-fn new_store(dir: &Path) -> std::path::PathBuf {
+fn new_store(dir: &Path, catalog: CatalogEngine) -> std::path::PathBuf {
     let root = dir.join("store");
-    let (mut engine, _) = Engine::init(&root, PlanSource::Bundled, &actor(), "crash test").unwrap();
+    let mut config = Config::new();
+    config.catalog.engine = catalog;
+    let (mut engine, _) = Engine::init(&root, PlanSource::Bundled, config, &actor(), "crash test").unwrap();
     engine.handle(Request::AkteOpen { position: "000.04".into(), title: "Bauanträge".into() }, &actor()).unwrap();
     root
 }
@@ -75,7 +80,7 @@ fn crash_child() {
         }
         _ => {
             let dir = tempfile::tempdir().unwrap();
-            let root = new_store(dir.path());
+            let root = new_store(dir.path(), CatalogEngine::default());
             let file = dir.path().join("antrag.pdf");
             std::fs::write(&file, CONTENT).unwrap();
             let mut engine = Engine::open(&root, "t").unwrap();
@@ -89,9 +94,11 @@ fn crash_child() {
 fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
     let exe = std::env::current_exe().unwrap();
     let mut table = Vec::new();
-    for step in STEPS {
+    for (catalog, step) in
+        [CatalogEngine::Redb, CatalogEngine::Sled].iter().flat_map(|c| STEPS.iter().map(move |s| (*c, s)))
+    {
         let dir = tempfile::tempdir().unwrap();
-        let root = new_store(dir.path());
+        let root = new_store(dir.path(), catalog);
         let file = dir.path().join("antrag.pdf");
         std::fs::write(&file, CONTENT).unwrap();
 
@@ -103,7 +110,11 @@ fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
             .output()
             .unwrap()
             .status;
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "step {step}: the child was not killed there ({status:?})");
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "{catalog} step {step}: the child was not killed there ({status:?})"
+        );
 
         let mut engine = Engine::open(&root, "after crash").unwrap();
         let docs = documents(&mut engine);
@@ -112,11 +123,11 @@ fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
             other => panic!("{other:?}"),
         };
         let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
-        assert!(errors.is_empty(), "step {step}: verify found {errors:#?}");
+        assert!(errors.is_empty(), "{catalog} step {step}: verify found {errors:#?}");
         match *step {
-            "catalog.flushed" => assert_eq!(docs, 1, "step {step}: a flushed commit must survive"),
+            "catalog.flushed" => assert_eq!(docs, 1, "{catalog} step {step}: a flushed commit must survive"),
             "catalog.applied" => assert!(docs <= 1),
-            _ => assert_eq!(docs, 0, "step {step}: nothing may be filed before the commit"),
+            _ => assert_eq!(docs, 0, "{catalog} step {step}: nothing may be filed before the commit"),
         }
         // Whatever survived is whole: the content reads back verified.
         if docs == 1 {
@@ -129,8 +140,8 @@ fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
             // A rerun completes the operation exactly once.
             assert!(matches!(add(&mut engine, &file), Response::Added(r) if r.added() == 1));
         }
-        assert_eq!(documents(&mut engine), 1, "step {step}");
-        table.push(format!("{step:<18} documents after restart: {docs}, warnings: {}", report.warnings()));
+        assert_eq!(documents(&mut engine), 1, "{catalog} step {step}");
+        table.push(format!("{catalog} {step:<18} documents after restart: {docs}, warnings: {}", report.warnings()));
     }
     eprintln!("{}", table.join("\n"));
 }

@@ -1,6 +1,7 @@
 //! Damage done behind akten's back: `verify` names each damaged object and
 //! exits 1, and reading damaged content fails instead of returning it.
 
+use akten::catalog::CatalogEngine;
 use akten::model::{BlobId, DocId};
 
 use crate::util::TestStore;
@@ -89,7 +90,7 @@ fn deleted_blob() {
 fn edited_audit_event() {
     let (s, _doc, _blob) = store_with_doc();
     // Event 3 is the akte.open; someone rewrites who did it.
-    akten::catalog::tamper::edit_audit_event(&s.path.join("catalog"), 3, |e| {
+    akten::catalog::tamper::edit_audit_event(&s.path.join("catalog"), CatalogEngine::default(), 3, |e| {
         e.actor = akten::model::Actor::new("mallory");
     })
     .unwrap();
@@ -105,7 +106,8 @@ fn catalog_entry_naming_a_missing_blob() {
     let (s, doc, blob) = store_with_doc();
     let nowhere = BlobId::from_hash(blake3::hash(b"content that was never stored"));
     let id: DocId = doc.parse().unwrap();
-    akten::catalog::tamper::set_version_blob(&s.path.join("catalog"), &id, 1, nowhere).unwrap();
+    akten::catalog::tamper::set_version_blob(&s.path.join("catalog"), CatalogEngine::default(), &id, 1, nowhere)
+        .unwrap();
     let found = findings(&s);
     assert!(
         found.iter().any(|(sev, obj, problem)| sev == "error"

@@ -187,3 +187,25 @@ fn only_add_creates_the_default_store() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("elsewhere").exists());
 }
+
+/// A store can be created on the other catalog engine, sled; akten.toml
+/// must keep naming the engine the catalog was created on.
+#[test]
+fn sled_catalog_engine() {
+    let s = TestStore::uninitialised();
+    let out = s.ok(["init", "--catalog-engine", "sled"]);
+    assert!(out.contains("(catalog on sled)"), "{out}");
+    assert!(s.path.join("catalog/db").is_file());
+    let az = s.open_akte("000.04", "Vorlagen");
+    let doc = s.add(&s.file("vorlage.txt", b"Beschlussvorlage"), Some(&az));
+    s.ok(["akte", "close", &az]);
+    assert_eq!(s.json(["show", &doc])["place"]["aktenzeichen"], az.as_str());
+    s.verify_clean();
+
+    let config = s.path.join("akten.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("engine = \"sled\"", "engine = \"redb\"")).unwrap();
+    let run = s.run(["akte", "list"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("holds no redb catalog but a sled one"), "{}", run.stderr);
+}

@@ -138,7 +138,7 @@ impl TestStore {
 
     /// Path of the blob with the given hex id.
     pub fn blob_path(&self, hex: &str) -> PathBuf {
-        self.path.join("blobs").join(&hex[..2]).join(&hex[2..4]).join(hex)
+        self.path.join("blobs").join(&hex[..2]).join(hex)
     }
 }
 
