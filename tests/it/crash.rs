@@ -55,34 +55,42 @@ fn add_survives_repeated_sigkill() {
         args.push(s.file(&format!("scan-{i:04}.pdf"), &bytes).to_str().unwrap().to_string());
     }
 
+    // Calibrate: how long does an uninterrupted run take here?
+    let scratch = TestStore::new();
+    let scratch_az = scratch.open_akte("000.04", "Kalibrierung");
+    let mut scratch_args = args.clone();
+    scratch_args[2] = scratch_az;
+    let started = Instant::now();
+    scratch.ok(&scratch_args);
+    let full_run = started.elapsed();
+    drop(scratch);
+
     let mut kills = 0;
     let mut rounds = 0;
-    let mut filed_before_kill = Vec::new();
+    let mut filed_after_kill = Vec::new();
     while kills < MIN_KILLS {
         rounds += 1;
         assert!(rounds < 200, "could not kill the child {MIN_KILLS} times");
         let mut child = s.cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let started = Instant::now();
-        let delay = Duration::from_millis(5 + rng.below(600));
-        while started.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        // Skewed towards the start of a run: reruns skip what is filed, so
+        // later commits come sooner.
+        let u = rng.below(1000) as f64 / 1000.0;
+        let delay = full_run.mul_f64(0.02 + 0.7 * u * u);
+        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(1));
         }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             kills += 1;
-            filed_before_kill.push(documents_in(&s, &az).len());
-        } else if documents_in(&s, &az).len() == FILES {
-            // The child finished before we killed it often enough: start over
-            // with a new Akte would change the test; instead keep killing
-            // reruns, which still open, recover and check every file.
-            filed_before_kill.push(FILES);
+            filed_after_kill.push(documents_in(&s, &az).len());
         }
     }
-    eprintln!("{kills} kills in {rounds} rounds; documents filed after each: {filed_before_kill:?}");
+    let partial = filed_after_kill.iter().filter(|&&n| n > 0 && n < FILES).count();
+    eprintln!(
+        "uninterrupted run {full_run:?}; {kills} kills in {rounds} rounds, {partial} of them with the run partly committed; documents filed after each kill: {filed_after_kill:?}"
+    );
 
     // Complete the run: files already filed are reported as duplicates.
     let mut json_args = vec!["--json".to_string()];
