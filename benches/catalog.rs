@@ -102,14 +102,9 @@ fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn run(engine: CatalogEngine, n: usize) {
-    let base = std::env::var_os("AKTEN_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::tempdir_in(base).unwrap();
-    let path = dir.path().join("catalog");
-    let now = Timestamp::now();
-    let mut rng = Rng(0x1234_5678_9abc_def1);
-
-    let catalog = Catalog::create(&path, engine).unwrap();
+/// Opens 1,000 Akten and writes `n` documents the way `add` does, 1,000
+/// per commit. Returns the Akten and the document ids.
+fn fill(catalog: &Catalog, n: usize, rng: &mut Rng, now: Timestamp) -> (Vec<Akte>, Vec<DocId>) {
     let position = Kennzeichen::parse("610.07").unwrap();
     let mut akten = Vec::with_capacity(AKTEN);
     let mut txn = catalog.txn().unwrap();
@@ -132,9 +127,7 @@ fn run(engine: CatalogEngine, n: usize) {
         akten.push(akte);
     }
     txn.commit().unwrap();
-
     let mut ids = Vec::with_capacity(n);
-    let started = Instant::now();
     let mut i = 0;
     while i < n {
         let mut txn = catalog.txn().unwrap();
@@ -148,6 +141,54 @@ fn run(engine: CatalogEngine, n: usize) {
         }
         txn.commit().unwrap();
     }
+    (akten, ids)
+}
+
+const CRASH_CHILD_ENV: &str = "AKTEN_BENCH_CRASH_CHILD";
+
+/// The first open after a crash: a child process fills a catalog and dies
+/// without closing it (abort), then this process opens it.
+fn open_after_crash(engine: CatalogEngine, n: usize) {
+    let base = std::env::var_os("AKTEN_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let path = dir.path().join("catalog");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CRASH_CHILD_ENV, format!("{engine}:{n}:{}", path.display()))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child was meant to abort");
+    let started = Instant::now();
+    let catalog = Catalog::open(&path, engine).unwrap();
+    let open = started.elapsed();
+    let docs = catalog.docs().unwrap().len();
+    assert_eq!(docs, n, "every committed document survived the crash");
+    println!("| {engine} | {n} | {:.0} ms (all {docs} committed documents present) |", open.as_secs_f64() * 1000.0);
+}
+
+fn crash_child(spec: &str) -> ! {
+    let mut parts = spec.splitn(3, ':');
+    let engine = match parts.next() {
+        Some("redb") => CatalogEngine::Redb,
+        _ => CatalogEngine::Sled,
+    };
+    let n: usize = parts.next().unwrap().parse().unwrap();
+    let path = std::path::PathBuf::from(parts.next().unwrap());
+    let catalog = Catalog::create(&path, engine).unwrap();
+    fill(&catalog, n, &mut Rng(0x1234_5678_9abc_def1), Timestamp::now());
+    std::process::abort();
+}
+
+fn run(engine: CatalogEngine, n: usize) {
+    let base = std::env::var_os("AKTEN_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let path = dir.path().join("catalog");
+    let now = Timestamp::now();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+
+    let catalog = Catalog::create(&path, engine).unwrap();
+    let started = Instant::now();
+    let (akten, ids) = fill(&catalog, n, &mut rng, now);
     let insert = started.elapsed();
     let (peak_insert, _) = memory();
     eprintln!("{engine}: {n} docs inserted in {:.1} s, peak RSS {peak_insert} MiB", insert.as_secs_f64());
@@ -239,12 +280,17 @@ fn run(engine: CatalogEngine, n: usize) {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var(CRASH_CHILD_ENV) {
+        crash_child(&spec);
+    }
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing to
     // run: keep that cheap.
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         run(CatalogEngine::Redb, 2_000);
         run(CatalogEngine::Sled, 2_000);
+        open_after_crash(CatalogEngine::Redb, 2_000);
+        open_after_crash(CatalogEngine::Sled, 2_000);
         return;
     }
     let sizes: Vec<usize> = std::env::var("AKTEN_BENCH_DOCS")
@@ -265,9 +311,19 @@ fn main() {
             other => panic!("AKTEN_BENCH_ENGINES: unknown engine {other}"),
         })
         .collect();
-    for n in sizes {
+    // AKTEN_BENCH_ONLY_CRASH=1 measures only the open after a crash.
+    if std::env::var_os("AKTEN_BENCH_ONLY_CRASH").is_none() {
+        for &n in &sizes {
+            for &engine in &engines {
+                run(engine, n);
+            }
+        }
+    }
+    println!("\n| engine | documents | first open after a crash (writer aborted without closing) |");
+    println!("|---|---|---|");
+    for &n in &sizes {
         for &engine in &engines {
-            run(engine, n);
+            open_after_crash(engine, n);
         }
     }
 }

@@ -583,6 +583,7 @@ impl Engine {
             ],
         });
         let events = txn.commit()?;
+        engine.store.seal()?;
         let head =
             events.last().map(|e| ChainHead { seq: e.seq, hash: e.hash.clone() }).unwrap_or_else(ChainHead::empty);
         let report = InitReport {
@@ -827,7 +828,10 @@ impl Engine {
         if position.retired {
             return Err(Error::RetiredPosition { code: k.to_string() });
         }
-        let unit = position.unit.clone().expect("Betreffseinheiten always have a unit");
+        let unit = position.unit.clone().ok_or_else(|| CatalogError::Corrupt {
+            key: "plan/current".into(),
+            detail: format!("Betreffseinheit {k} has no organisational unit"),
+        })?;
         let now = Timestamp::now();
         let year = self.calendar.date_of(now).year();
         let counter_year = self.akte_template.uses_year().then_some(year);
@@ -1359,21 +1363,29 @@ impl Engine {
     }
 
     fn log(&self, object: Option<&str>, limit: Option<usize>) -> Result<Response, Error> {
-        let (label, events) = match object {
-            None => (None, self.catalog.events()?),
+        let head = self.catalog.audit_head()?;
+        let limit = limit.filter(|&l| l > 0);
+        let (label, events, total) = match object {
+            // Events are numbered without gaps (verify checks it), so the
+            // tail can be read without decoding the whole log.
+            None => {
+                let first = limit.map_or(1, |l| head.seq.saturating_sub(l as u64) + 1);
+                (None, self.catalog.events_since(first)?, head.seq as usize)
+            }
             Some(text) => {
                 let (kind, id, label) = self.resolve_object(text)?;
-                (Some(label), self.catalog.events_for(kind, &id)?)
+                let events = self.catalog.events_for(kind, &id)?;
+                let total = events.len();
+                (Some(label), events, total)
             }
         };
-        let total = events.len();
-        let skip = limit.filter(|&l| l > 0).map(|l| total.saturating_sub(l)).unwrap_or(0);
+        let skip = limit.map_or(0, |l| events.len().saturating_sub(l));
         let entries = events
             .into_iter()
             .skip(skip)
             .map(|event| LogEntry { local_time: self.calendar.display(event.at), event })
             .collect();
-        Ok(Response::Log(LogView { object: label, total, entries, chain_head: self.catalog.audit_head()? }))
+        Ok(Response::Log(LogView { object: label, total, entries, chain_head: head }))
     }
 
     fn gc(&mut self, dry_run: bool, actor: &Actor) -> Result<Response, Error> {

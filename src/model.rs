@@ -476,8 +476,18 @@ pub struct Dokument {
     /// How it arrived: `cli` for now; later mailroom, portal, council.
     pub channel: String,
     pub created_at: Timestamp,
-    /// Never empty; the last one is current.
+    /// Never empty; the last one is current. A record without versions is
+    /// refused when it is read, so [`Dokument::current`] cannot fail.
+    #[serde(deserialize_with = "non_empty_versions")]
     pub versions: Vec<Version>,
+}
+
+fn non_empty_versions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Version>, D::Error> {
+    let versions = Vec::<Version>::deserialize(d)?;
+    if versions.is_empty() {
+        return Err(serde::de::Error::custom("a document must have at least one version"));
+    }
+    Ok(versions)
 }
 
 impl Dokument {
@@ -686,6 +696,17 @@ mod tests {
         assert_eq!(ten.end_after_zda(date(2026, 12, 31)), Some(date(2036, 12, 31)));
         assert_eq!(Retention::Years(0).end_after_zda(date(2026, 6, 1)), Some(date(2026, 12, 31)));
         assert_eq!(Retention::Unlimited.end_after_zda(date(2026, 6, 1)), None);
+    }
+
+    #[test]
+    fn a_document_without_versions_is_refused_when_read() {
+        let doc = serde_json::json!({
+            "id": "0017eb42-18b2-4a45-b142-5c05780ae458", "title": "Brief", "kind": "eingang",
+            "received": "2026-12-04", "location": {"in": "posteingang"}, "channel": "cli",
+            "created_at": "2026-12-04T10:00:00Z", "versions": []
+        });
+        let err = serde_json::from_value::<Dokument>(doc).unwrap_err();
+        assert!(err.to_string().contains("at least one version"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //!   dies, however it dies.
 //! - A store whose format version is not exactly [`FORMAT_VERSION`] is not
 //!   opened.
+//! - akten.toml is written last when a store is created ([`Store::seal`]):
+//!   a directory without it never opens.
 //! - A store on a network file system is refused unless akten.toml allows
 //!   it: flock and fsync are not reliable there.
 
@@ -37,6 +39,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 pub const CONFIG_FILE: &str = "akten.toml";
 pub const LOCK_FILE: &str = "lock";
+const CONFIG_TEMP: &str = "akten.toml.tmp";
+const STORE_DIRS: [&str; 6] = ["blobs", "blobs/tmp", "catalog", "index", "inbox", "failed"];
 
 /// What can go wrong opening or creating a store.
 #[derive(Debug, thiserror::Error)]
@@ -248,33 +252,38 @@ pub struct Store {
 }
 
 impl Store {
-    /// Creates a new store at `root` (which must not exist or be empty),
-    /// with `config`, and takes its lock.
+    /// Starts a new store at `root` (which must not exist, be empty, or hold
+    /// the remains of an interrupted `init`) and takes its lock. The store
+    /// is not a store until [`Store::seal`] writes akten.toml, after the
+    /// caller has created its catalog and committed its plan: a directory
+    /// without akten.toml never opens, so a crash in between leaves nothing
+    /// half-made that could be used, and `init` can simply be run again.
     pub fn create(root: &Path, config: Config, command: &str) -> Result<Store, StoreError> {
         if root.exists() {
-            let mut entries = fs::read_dir(root).map_err(io_err(root))?;
-            if entries.next().is_some() {
-                return Err(StoreError::NotEmpty { path: root.to_path_buf() });
-            }
+            clear_interrupted_init(root)?;
         }
         fs::create_dir_all(root).map_err(io_err(root))?;
         let root = root.canonicalize().map_err(io_err(root))?;
         check_filesystem(&root, &config)?;
         let lock = take_lock(&root, command)?;
-        for dir in ["blobs", "blobs/tmp", "catalog", "index", "inbox", "failed"] {
+        for dir in STORE_DIRS {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(io_err(&path))?;
         }
-        // The config is written last: a directory without it is not a store,
-        // so a crash during creation never leaves a half store that opens.
+        Ok(Store { root, config, _lock: lock })
+    }
+
+    /// Finishes [`Store::create`]: writes akten.toml (temp file, fsync,
+    /// rename, fsync directory). Call it last.
+    pub fn seal(&self) -> Result<(), StoreError> {
+        let root = &self.root;
         let config_path = root.join(CONFIG_FILE);
-        let temp = root.join("akten.toml.tmp");
+        let temp = root.join(CONFIG_TEMP);
         let mut file = File::create(&temp).map_err(io_err(&temp))?;
-        file.write_all(config.to_toml().as_bytes()).map_err(io_err(&temp))?;
+        file.write_all(self.config.to_toml().as_bytes()).map_err(io_err(&temp))?;
         file.sync_all().map_err(io_err(&temp))?;
         fs::rename(&temp, &config_path).map_err(io_err(&config_path))?;
-        crate::blobs::sync_dir(&root).map_err(io_err(&root))?;
-        Ok(Store { root, config, _lock: lock })
+        crate::blobs::sync_dir(root).map_err(io_err(root))
     }
 
     /// Opens the existing store at `root` and takes its lock, recording
@@ -308,6 +317,36 @@ impl Store {
     pub fn catalog_dir(&self) -> PathBuf {
         self.root.join("catalog")
     }
+}
+
+/// Accepts an empty directory, and one that holds only what an interrupted
+/// `init` leaves (akten's own entries, no akten.toml), which it removes:
+/// without akten.toml no operation can have stored anything there.
+fn clear_interrupted_init(root: &Path) -> Result<(), StoreError> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(root).map_err(io_err(root))? {
+        names.push(entry.map_err(io_err(root))?.file_name());
+    }
+    let ours = |name: &std::ffi::OsStr| {
+        name == LOCK_FILE || name == CONFIG_TEMP || STORE_DIRS.iter().any(|d| !d.contains('/') && name == *d)
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    if root.join(CONFIG_FILE).exists() || !names.iter().all(|n| ours(n)) {
+        return Err(StoreError::NotEmpty { path: root.to_path_buf() });
+    }
+    // Another `init` may still be running here: its lock says so.
+    drop(take_lock(root, "akten init (clearing an interrupted init)")?);
+    for name in names {
+        let path = root.join(&name);
+        if name == LOCK_FILE {
+            continue;
+        }
+        let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+        removed.map_err(io_err(&path))?;
+    }
+    Ok(())
 }
 
 /// Takes the exclusive lock on `<root>/lock` without waiting, then records
@@ -426,6 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("s");
         let store = Store::create(&root, Config::new(), "akten init").unwrap();
+        store.seal().unwrap();
         for sub in ["blobs", "catalog", "index", "inbox", "failed"] {
             assert!(root.join(sub).is_dir(), "{sub}");
         }
@@ -443,7 +483,7 @@ mod tests {
     fn format_version_is_checked() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("s");
-        drop(Store::create(&root, Config::new(), "t").unwrap());
+        Store::create(&root, Config::new(), "t").unwrap().seal().unwrap();
         let path = root.join(CONFIG_FILE);
         let text = fs::read_to_string(&path).unwrap();
         fs::write(&path, text.replace("format = 1", "format = 2")).unwrap();
@@ -465,6 +505,27 @@ mod tests {
         assert!(matches!(Store::create(dir.path(), Config::new(), "t"), Err(StoreError::NotEmpty { .. })));
         assert!(matches!(Store::open(&dir.path().join("nope"), "t"), Err(StoreError::NotFound { .. })));
         assert!(matches!(Store::open(dir.path(), "t"), Err(StoreError::NotAStore { .. })));
+    }
+
+    #[test]
+    fn interrupted_init_never_opens_and_can_be_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let store = Store::create(&root, Config::new(), "akten init").unwrap();
+        fs::write(root.join("catalog").join("half-written"), b"x").unwrap();
+        drop(store); // stopped before seal()
+        assert!(matches!(Store::open(&root, "t"), Err(StoreError::NotAStore { .. })));
+        let store = Store::create(&root, Config::new(), "akten init").unwrap();
+        assert!(!root.join("catalog").join("half-written").exists());
+        store.seal().unwrap();
+        drop(store);
+        Store::open(&root, "t").unwrap();
+        // A finished store, or a directory with other files, is never cleared.
+        assert!(matches!(Store::create(&root, Config::new(), "t"), Err(StoreError::NotEmpty { .. })));
+        fs::write(dir.path().join("other"), b"").unwrap();
+        fs::create_dir(dir.path().join("catalog")).unwrap();
+        assert!(matches!(Store::create(dir.path(), Config::new(), "t"), Err(StoreError::NotEmpty { .. })));
+        assert!(dir.path().join("other").exists());
     }
 
     #[test]

@@ -274,14 +274,6 @@ pub fn verify(
             }
         };
         located.insert((container, doc.id));
-        if doc.versions.is_empty() {
-            report.findings.push(finding(
-                Severity::Error,
-                format!("document {}", doc.id),
-                "it has no version",
-                RESTORE_CATALOG,
-            ));
-        }
     }
     let indexed: BTreeSet<_> = catalog.location_index()?.into_iter().collect();
     for (container, doc) in indexed.symmetric_difference(&located) {

@@ -109,7 +109,7 @@ pub enum Command {
     },
     /// Check every blob, the catalog and the audit chain; exit 1 on errors
     Verify,
-    /// Remove orphan blobs older than the grace period (akten.toml)
+    /// Remove orphan blobs older than the grace period (akten.toml); compact the catalog
     Gc {
         /// Only list what would be removed
         #[arg(long)]

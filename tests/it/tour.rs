@@ -200,6 +200,11 @@ fn sled_catalog_engine() {
     let doc = s.add(&s.file("vorlage.txt", b"Beschlussvorlage"), Some(&az));
     s.ok(["akte", "close", &az]);
     assert_eq!(s.json(["show", &doc])["place"]["aktenzeichen"], az.as_str());
+    let log = s.json(["log", "--limit", "2"]);
+    let actions: Vec<&str> =
+        log["entries"].as_array().unwrap().iter().map(|e| e["event"]["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["dokument.add", "akte.close"]);
+    assert_eq!(log["total"], 5);
     s.verify_clean();
 
     let config = s.path.join("akten.toml");
