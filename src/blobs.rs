@@ -166,10 +166,6 @@ impl BlobStore {
         self.root.join(&hex[0..2]).join(hex)
     }
 
-    pub fn contains(&self, id: &BlobId) -> bool {
-        self.path_of(id).is_file()
-    }
-
     /// Streams `source` into a temporary file while hashing it.
     /// `source_path` names the input in errors.
     ///

@@ -439,12 +439,6 @@ impl Catalog {
         self.scan(key::AKTE)
     }
 
-    /// The Akten under one position.
-    pub fn akten_at(&self, position: &Kennzeichen) -> Result<Vec<AkteId>, CatalogError> {
-        let prefix = key::join(&[key::POSITION, position.as_str().as_bytes(), b"\0"]);
-        self.scan_keys(&prefix)?.iter().map(|k| uuid16(k, &prefix).map(AkteId::from_bytes)).collect()
-    }
-
     /// How many Akten each position holds (positions without Akten absent).
     pub fn akten_per_position(&self) -> Result<BTreeMap<Kennzeichen, usize>, CatalogError> {
         let mut counts = BTreeMap::new();

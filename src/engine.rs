@@ -1409,7 +1409,9 @@ impl Engine {
             txn.commit()?;
         }
         if !dry_run {
+            self.progress.report("compacting the catalog", 0, 1);
             report.catalog_bytes = Some(self.catalog.compact()?);
+            self.progress.report("compacting the catalog", 1, 1);
         }
         Ok(Response::Collected(report))
     }
