@@ -168,10 +168,7 @@ fn open_after_crash(engine: CatalogEngine, n: usize) {
 
 fn crash_child(spec: &str) -> ! {
     let mut parts = spec.splitn(3, ':');
-    let engine = match parts.next() {
-        Some("redb") => CatalogEngine::Redb,
-        _ => CatalogEngine::Sled,
-    };
+    let engine: CatalogEngine = parts.next().unwrap().parse().unwrap();
     let n: usize = parts.next().unwrap().parse().unwrap();
     let path = std::path::PathBuf::from(parts.next().unwrap());
     let catalog = Catalog::create(&path, engine).unwrap();
@@ -305,11 +302,7 @@ fn main() {
     let engines: Vec<CatalogEngine> = std::env::var("AKTEN_BENCH_ENGINES")
         .unwrap_or_else(|_| "redb,sled".into())
         .split(',')
-        .map(|e| match e.trim() {
-            "redb" => CatalogEngine::Redb,
-            "sled" => CatalogEngine::Sled,
-            other => panic!("AKTEN_BENCH_ENGINES: unknown engine {other}"),
-        })
+        .map(|e| e.trim().parse().unwrap_or_else(|err| panic!("AKTEN_BENCH_ENGINES: {err}")))
         .collect();
     // AKTEN_BENCH_ONLY_CRASH=1 measures only the open after a crash.
     if std::env::var_os("AKTEN_BENCH_ONLY_CRASH").is_none() {

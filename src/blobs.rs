@@ -63,6 +63,9 @@ pub struct Staged {
     size: u64,
     head: Vec<u8>,
     temp: Option<PathBuf>,
+    /// The temporary file, still open, so that it is fsynced without being
+    /// opened again.
+    file: Option<File>,
 }
 
 impl Staged {
@@ -118,29 +121,27 @@ fn start_writeback(file: &File) {
     }
 }
 
-/// Threads that issue fsyncs at the same time in [`sync_all_concurrently`].
+/// Threads that issue fsyncs at the same time in [`sync_concurrently`].
 const SYNC_THREADS: usize = 8;
 
-/// fsyncs every path (files or directories) and returns once all are
-/// durable. fsync mostly waits on the device, so the calls are issued from
-/// several threads at once and the device can overlap them; the order
-/// towards the caller is unchanged: nothing is reported synced before all
-/// are.
-fn sync_all_concurrently(paths: &[PathBuf]) -> Result<(), BlobError> {
-    let sync = |path: &PathBuf| File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path));
-    if paths.len() <= 1 {
-        return paths.iter().try_for_each(sync);
+/// Runs `sync` (an fsync) on every item and returns once all are durable.
+/// fsync mostly waits on the device, so the calls are issued from several
+/// threads at once and the device can overlap them; the order towards the
+/// caller is unchanged: nothing is reported synced before all are.
+fn sync_concurrently<T: Sync>(items: &[T], sync: impl Fn(&T) -> Result<(), BlobError> + Sync) -> Result<(), BlobError> {
+    if items.len() <= 1 {
+        return items.iter().try_for_each(&sync);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = SYNC_THREADS.min(paths.len());
+    let threads = SYNC_THREADS.min(items.len());
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| -> Result<(), BlobError> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = paths.get(i) else { return Ok(()) };
-                        sync(path)?;
+                        let Some(item) = items.get(i) else { return Ok(()) };
+                        sync(item)?;
                     }
                 })
             })
@@ -174,7 +175,7 @@ impl BlobStore {
     pub fn stage(&self, source: &mut dyn Read, source_path: &Path) -> Result<Staged, BlobError> {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = self.tmp.join(format!("{}-{n}.tmp", std::process::id()));
-        let mut staged = Staged { id: BlobId::from_bytes([0; 32]), size: 0, head: Vec::new(), temp: None };
+        let mut staged = Staged { id: BlobId::from_bytes([0; 32]), size: 0, head: Vec::new(), temp: None, file: None };
         let mut file = File::create_new(&temp).map_err(io_err(&temp))?;
         staged.temp = Some(temp.clone());
         let mut hasher = blake3::Hasher::new();
@@ -197,6 +198,7 @@ impl BlobStore {
         }
         staged.id = BlobId::from_hash(hasher.finalize());
         start_writeback(&file);
+        staged.file = Some(file);
         failpoint::hit("blob.written");
         Ok(staged)
     }
@@ -209,8 +211,9 @@ impl BlobStore {
     /// Either it fails, and no catalog entry may name these blobs yet, or
     /// every blob is durable and may be named.
     pub fn make_durable(&self, staged: &mut [Staged]) -> Result<(), BlobError> {
-        let temps: Vec<PathBuf> = staged.iter().filter_map(|b| b.temp.clone()).collect();
-        sync_all_concurrently(&temps)?;
+        let temps: Vec<(&File, &Path)> =
+            staged.iter().filter_map(|b| Some((b.file.as_ref()?, b.temp.as_deref()?))).collect();
+        sync_concurrently(&temps, |(file, path)| file.sync_all().map_err(io_err(path)))?;
         failpoint::hit("blob.synced");
         let mut dirs: Vec<PathBuf> = Vec::new();
         for blob in staged.iter_mut() {
@@ -236,7 +239,7 @@ impl BlobStore {
         failpoint::hit("blob.renamed");
         dirs.sort();
         dirs.dedup();
-        sync_all_concurrently(&dirs)?;
+        sync_concurrently(&dirs, |dir| sync_dir(dir).map_err(io_err(dir)))?;
         failpoint::hit("blob.dir_synced");
         Ok(())
     }

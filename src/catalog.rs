@@ -66,6 +66,18 @@ pub enum CatalogEngine {
     Sled,
 }
 
+impl std::str::FromStr for CatalogEngine {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "redb" => Ok(CatalogEngine::Redb),
+            "sled" => Ok(CatalogEngine::Sled),
+            other => Err(format!("unknown catalog engine '{other}': use redb or sled")),
+        }
+    }
+}
+
 impl std::fmt::Display for CatalogEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -143,14 +155,9 @@ impl Kv {
         }
     }
 
-    /// Calls `f` for every key starting with `prefix`, in key order, until
-    /// it returns `false`.
-    fn scan(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), String> {
-        self.scan_from(prefix, prefix, f)
-    }
-
-    /// [`Kv::scan`], starting at the first key not below `start`.
-    fn scan_from(&self, prefix: &[u8], start: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), String> {
+    /// Calls `f` for every key starting with `prefix` and not below `start`,
+    /// in key order, until it returns `false`.
+    fn scan(&self, prefix: &[u8], start: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), String> {
         match self {
             Kv::Redb(db) => {
                 use redb::{ReadableDatabase, ReadableTable};
@@ -351,10 +358,9 @@ impl Catalog {
     pub fn compact(&mut self) -> Result<(u64, u64), CatalogError> {
         let before = self.size_on_disk()?;
         if let Kv::Redb(db) = &mut self.kv {
-            let path = self.path.clone();
             while db
                 .compact(redb::CompactionMode::Balanced)
-                .map_err(|e| CatalogError::Storage { path: path.clone(), detail: e.to_string() })?
+                .map_err(|e| CatalogError::Storage { path: self.path.clone(), detail: e.to_string() })?
             {}
         }
         Ok((before, self.size_on_disk()?))
@@ -371,17 +377,19 @@ impl Catalog {
         self.kv.get(key).map_err(|e| self.storage(e))
     }
 
-    /// Converts every entry below `prefix` with `convert`, in key order,
-    /// stopping at the first entry it rejects.
+    /// Converts every entry below `prefix`, from the first key not below
+    /// `start`, with `convert`, in key order, stopping at the first entry it
+    /// rejects.
     fn scan_with<T>(
         &self,
         prefix: &[u8],
+        start: &[u8],
         mut convert: impl FnMut(&[u8], &[u8]) -> Result<T, CatalogError>,
     ) -> Result<Vec<T>, CatalogError> {
         let mut out = Vec::new();
         let mut failed = None;
         self.kv
-            .scan(prefix, &mut |k, v| match convert(k, v) {
+            .scan(prefix, start, &mut |k, v| match convert(k, v) {
                 Ok(value) => {
                     out.push(value);
                     true
@@ -399,19 +407,12 @@ impl Catalog {
     }
 
     fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, CatalogError> {
-        self.scan_with(prefix, decode)
+        self.scan_with(prefix, prefix, decode)
     }
 
     /// Keys below `prefix`, with the prefix cut off.
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, CatalogError> {
-        let mut out = Vec::new();
-        self.kv
-            .scan(prefix, &mut |k, _| {
-                out.push(k[prefix.len()..].to_vec());
-                true
-            })
-            .map_err(|e| self.storage(e))?;
-        Ok(out)
+        self.scan_with(prefix, prefix, |k, _| Ok(k[prefix.len()..].to_vec()))
     }
 
     pub fn plan(&self) -> Result<Option<Plan>, CatalogError> {
@@ -595,7 +596,9 @@ impl Catalog {
     }
 
     fn string_index(&self, prefix: &[u8]) -> Result<Vec<(String, [u8; 16])>, CatalogError> {
-        self.scan_with(prefix, |k, v| Ok((String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), uuid16(v, k)?)))
+        self.scan_with(prefix, prefix, |k, v| {
+            Ok((String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), uuid16(v, k)?))
+        })
     }
 
     pub fn audit_head(&self) -> Result<ChainHead, CatalogError> {
@@ -609,22 +612,7 @@ impl Catalog {
 
     /// The audit events from number `first` on, in order.
     pub fn events_since(&self, first: u64) -> Result<Vec<AuditEvent>, CatalogError> {
-        let start = key::join(&[key::EVENT, &first.to_be_bytes()]);
-        let mut out = Vec::new();
-        let mut failed = None;
-        self.kv
-            .scan_from(key::EVENT, &start, &mut |k, v| match decode(k, v) {
-                Ok(event) => {
-                    out.push(event);
-                    true
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            })
-            .map_err(|e| self.storage(e))?;
-        failed.map_or(Ok(out), Err)
+        self.scan_with(key::EVENT, &key::join(&[key::EVENT, &first.to_be_bytes()]), decode)
     }
 
     /// The events that name `kind`/`id` as their object or a related object.

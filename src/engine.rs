@@ -541,10 +541,10 @@ impl Engine {
             }
         };
         let plan = plan_from_bytes(&plan_bytes, &plan_path, None, None)?;
-        let engine = config.catalog.engine;
+        let catalog_engine = config.catalog.engine;
         let store = Store::create(root, config, command)?;
         let blobs = BlobStore::create(&store.blobs_dir())?;
-        let catalog = Catalog::create(&store.catalog_dir(), engine)?;
+        let catalog = Catalog::create(&store.catalog_dir(), catalog_engine)?;
         let mut engine = Self::assemble(store, blobs, catalog, plan.clone())?;
         let now = Timestamp::now();
         let source = engine.store_bytes(&plan_bytes, &plan_path)?;

@@ -22,10 +22,8 @@ use akten::model::{Actor, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use akten::catalog::CatalogEngine;
 use akten::store::Config;
 
-use crate::cli::args;
 use crate::cli::args::{
     AkteCommand, Cli, Command, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
 };
@@ -144,10 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let dir = dir.unwrap_or_else(|| location.path().to_path_buf());
             let source = plan.map(PlanSource::File).unwrap_or(PlanSource::Bundled);
             let mut config = Config::new();
-            config.catalog.engine = match catalog_engine {
-                args::CatalogEngineArg::Redb => CatalogEngine::Redb,
-                args::CatalogEngineArg::Sled => CatalogEngine::Sled,
-            };
+            config.catalog.engine = catalog_engine;
             let (_engine, report) = Engine::init(&dir, source, config, &actor, &command_line())?;
             let response = Response::Initialized(report);
             print_response(&response, json)?;

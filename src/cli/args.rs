@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use akten::catalog::CatalogEngine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "akten: the city's electronic records system (E-Akte)";
@@ -51,9 +52,9 @@ pub enum Command {
         /// Start with this plan (TOML or CSV) instead of the bundled one
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
-        /// Key-value engine of the catalog (fixed for the store's life)
-        #[arg(long, value_enum, default_value = "redb")]
-        catalog_engine: CatalogEngineArg,
+        /// Key-value engine of the catalog, redb or sled (fixed for the store's life)
+        #[arg(long, default_value_t = CatalogEngine::Redb)]
+        catalog_engine: CatalogEngine,
     },
     /// The Aktenplan (file plan): show it, import a new version
     #[command(subcommand)]
@@ -216,12 +217,6 @@ pub enum VersionCommand {
 pub enum PosteingangCommand {
     /// List the documents in the Posteingang
     List,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum CatalogEngineArg {
-    Redb,
-    Sled,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

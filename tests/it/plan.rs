@@ -32,13 +32,18 @@ fn bundled_plan_is_complete() {
     assert!(leaves.iter().any(|p| p.yearly_collective) && leaves.iter().any(|p| !p.yearly_collective));
 }
 
-fn rejected(s: &TestStore, name: &str, content: &str) -> String {
+/// Imports `content` as plan file `name`, expects it refused with every
+/// fragment of `expected` in the message, and the store unchanged.
+#[track_caller]
+fn rejected(s: &TestStore, name: &str, content: &str, expected: &[&str]) {
     let path = s.file(name, content.as_bytes());
     let before = s.audit_state();
     let run = s.run(["plan", "import", path.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{name} was accepted:\n{}", run.stdout);
     assert_eq!(s.audit_state(), before, "a rejected plan changed the store");
-    run.stderr
+    for fragment in expected {
+        assert!(run.stderr.contains(fragment), "{fragment:?} missing from:\n{}", run.stderr);
+    }
 }
 
 const HEAD: &str = "[aktenplan]\nname = \"Testplan\"\nversion = \"9\"\n\n[[organisationseinheit]]\nkuerzel = \"10\"\nname = \"Hauptamt\"\n";
@@ -57,60 +62,47 @@ fn rejections_name_file_line_and_code() {
     let next_line = base.lines().count() + 3;
 
     let dup = format!("{base}{}{}", einheit("000.01", FULL), einheit("000.01", FULL));
-    let err = rejected(&s, "dup.toml", &dup);
-    let first = next_line;
-    let second = next_line + 7;
-    assert!(
-        err.contains(&format!(
-            "dup.toml:{second}: position 000.01: duplicate Kennzeichen (first defined at line {first})"
-        )),
-        "{err}"
+    let (first, second) = (next_line, next_line + 7);
+    rejected(
+        &s,
+        "dup.toml",
+        &dup,
+        &[&format!("dup.toml:{second}: position 000.01: duplicate Kennzeichen (first defined at line {first})")],
     );
-
-    let orphan = format!("{base}{}", einheit("001.01", FULL));
-    let err = rejected(&s, "orphan.toml", &orphan);
-    assert!(
-        err.contains(&format!("orphan.toml:{next_line}: position 001.01: its parent position 001 is missing")),
-        "{err}"
+    rejected(
+        &s,
+        "orphan.toml",
+        &format!("{base}{}", einheit("001.01", FULL)),
+        &[&format!("orphan.toml:{next_line}: position 001.01: its parent position 001 is missing")],
     );
-
-    let malformed = format!("{base}{}", einheit("000.1a", FULL));
-    let err = rejected(&s, "malformed.toml", &malformed);
-    assert!(
-        err.contains(&format!("malformed.toml:{next_line}: position 000.1a: '000.1a' is not a valid Kennzeichen")),
-        "{err}"
+    rejected(
+        &s,
+        "malformed.toml",
+        &format!("{base}{}", einheit("000.1a", FULL)),
+        &[&format!("malformed.toml:{next_line}: position 000.1a: '000.1a' is not a valid Kennzeichen")],
     );
-
-    let no_retention = format!("{base}{}", einheit("000.01", "aussonderung = \"B\"\n"));
-    let err = rejected(&s, "noretention.toml", &no_retention);
-    assert!(
-        err.contains(&format!(
-            "noretention.toml:{next_line}: position 000.01: the retention (Aufbewahrung) is missing"
-        )),
-        "{err}"
+    rejected(
+        &s,
+        "noretention.toml",
+        &format!("{base}{}", einheit("000.01", "aussonderung = \"B\"\n")),
+        &[&format!("noretention.toml:{next_line}: position 000.01: the retention (Aufbewahrung) is missing")],
     );
-
-    let no_disposal = format!("{base}{}", einheit("000.01", "aufbewahrung = \"unbefristet\"\n"));
-    let err = rejected(&s, "nodisposal.toml", &no_disposal);
-    assert!(
-        err.contains(&format!(
-            "nodisposal.toml:{next_line}: position 000.01: the disposal code (Aussonderungsart) is missing"
-        )),
-        "{err}"
+    rejected(
+        &s,
+        "nodisposal.toml",
+        &format!("{base}{}", einheit("000.01", "aufbewahrung = \"unbefristet\"\n")),
+        &[&format!("nodisposal.toml:{next_line}: position 000.01: the disposal code (Aussonderungsart) is missing")],
     );
-
-    let bad_disposal = format!("{base}{}", einheit("000.01", "aufbewahrung = 5\naussonderung = \"X\"\n"));
-    let err = rejected(&s, "baddisposal.toml", &bad_disposal);
-    assert!(err.contains("baddisposal.toml") && err.contains("Aussonderungsart 'X' must be A, B or V"), "{err}");
-
+    rejected(
+        &s,
+        "baddisposal.toml",
+        &format!("{base}{}", einheit("000.01", "aufbewahrung = 5\naussonderung = \"X\"\n")),
+        &["baddisposal.toml", "Aussonderungsart 'X' must be A, B or V"],
+    );
     let csv =
         "Kennzeichen;Titel;Aufbewahrung;Aussonderungsart;OE\n0;Verwaltung;10;B;10\n00;Organe;10;B;\n00.1;Rat;;A;\n";
-    let err = rejected(&s, "plan.csv", csv);
-    assert!(err.contains("plan.csv:4: position 00.1: the retention (Aufbewahrung) is missing"), "{err}");
-
-    let syntax = format!("{base}\n[[einheit]]\nkennzeichen = \"000.01\n");
-    let err = rejected(&s, "syntax.toml", &syntax);
-    assert!(err.contains("syntax.toml:"), "{err}");
+    rejected(&s, "plan.csv", csv, &["plan.csv:4: position 00.1: the retention (Aufbewahrung) is missing"]);
+    rejected(&s, "syntax.toml", &format!("{base}\n[[einheit]]\nkennzeichen = \"000.01\n"), &["syntax.toml:"]);
 }
 
 /// Removes the `[[einheit]]` blocks of the given codes from a TOML plan.
