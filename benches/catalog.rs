@@ -53,6 +53,8 @@ fn doc(i: usize, akte: AkteId, now: Timestamp) -> Dokument {
         received: jiff::civil::date(2026, 12, 4),
         location: Location::Akte { akte },
         channel: "mailroom".into(),
+        sender: None,
+        date: None,
         created_at: now,
         versions: vec![Version {
             number: 1,
@@ -62,6 +64,7 @@ fn doc(i: usize, akte: AkteId, now: Timestamp) -> Dokument {
             size: 100 * 1024,
             added_at: now,
             added_by: Actor::new("poststelle"),
+            text: None,
         }],
     }
 }

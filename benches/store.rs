@@ -60,6 +60,8 @@ fn bench(c: &mut Criterion) {
                     kind: DocKind::Eingang,
                     received: None,
                     allow_duplicate: false,
+                    sender: None,
+                    date: None,
                 };
                 engine.handle(request, &actor).unwrap();
                 (dir, engine)

@@ -22,7 +22,7 @@
 //! - Writes happen only through [`Txn`]; one operation = one batch.
 //! - Every audit event is written in the batch of the change it records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -271,6 +271,9 @@ mod key {
     pub const BLOB: &[u8] = b"blob\0";
     pub const EVENT: &[u8] = b"ev\0";
     pub const EVENT_OBJECT: &[u8] = b"evo\0";
+    pub const TEXT: &[u8] = b"txt\0";
+    pub const CHANGE: &[u8] = b"chg\0";
+    pub const META_CHANGE: &[u8] = b"meta\0change_seq";
 
     pub fn join(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -307,6 +310,10 @@ fn position_key(position: &Kennzeichen, akte: &AkteId) -> Vec<u8> {
 
 fn blob_key(blob: &BlobId, doc: &DocId, version: u32) -> Vec<u8> {
     key::join(&[key::BLOB, blob.as_bytes(), doc.as_bytes(), &version.to_be_bytes()])
+}
+
+fn text_key(doc: &DocId, version: u32) -> Vec<u8> {
+    key::join(&[key::TEXT, doc.as_bytes(), &version.to_be_bytes()])
 }
 
 fn uuid16(bytes: &[u8], key: &[u8]) -> Result<[u8; 16], CatalogError> {
@@ -514,6 +521,34 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Up to `limit` documents in id order, after `after` (from the first
+    /// when `None`): for walking a large catalog without holding it all.
+    pub fn docs_page(&self, after: Option<&DocId>, limit: usize) -> Result<Vec<Dokument>, CatalogError> {
+        let start = match after {
+            None => key::DOC.to_vec(),
+            // The smallest key after `after`'s: its bytes followed by a zero.
+            Some(id) => key::join(&[key::DOC, id.as_bytes(), b"\0"]),
+        };
+        let mut out = Vec::new();
+        let mut failed = None;
+        self.kv
+            .scan(key::DOC, &start, &mut |k, v| match decode(k, v) {
+                Ok(doc) => {
+                    out.push(doc);
+                    out.len() < limit
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+            .map_err(|e| self.storage(e))?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
     /// Every document, in id order.
     pub fn docs(&self) -> Result<Vec<Dokument>, CatalogError> {
         self.scan(key::DOC)
@@ -630,9 +665,58 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The extracted text of a document version, where extraction kept any.
+    pub fn text(&self, doc: &DocId, version: u32) -> Result<Option<String>, CatalogError> {
+        let k = text_key(doc, version);
+        match self.kv.get(&k).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| CatalogError::Corrupt {
+                key: format!("txt/{doc}/{version}"),
+                detail: "text is not UTF-8".into(),
+            }),
+        }
+    }
+
+    /// Every (document, version) with stored text.
+    pub fn text_keys(&self) -> Result<Vec<(DocId, u32)>, CatalogError> {
+        let mut out = Vec::new();
+        for k in self.scan_keys(key::TEXT)? {
+            if k.len() != 20 {
+                return Err(dangling(key::TEXT, "a malformed text key"));
+            }
+            let doc = DocId::from_bytes(uuid16(&k[..16], key::TEXT)?);
+            out.push((doc, u32::from_be_bytes(k[16..20].try_into().expect("4 bytes"))));
+        }
+        Ok(out)
+    }
+
+    /// The number of the last change-log entry (0 when there is none).
+    pub fn change_seq(&self) -> Result<u64, CatalogError> {
+        Ok(self.get(key::META_CHANGE)?.unwrap_or(0))
+    }
+
+    /// The change-log entries after `after`, in order: each names the
+    /// documents one committed operation wrote.
+    pub fn changes_since(&self, after: u64) -> Result<Vec<(u64, Vec<DocId>)>, CatalogError> {
+        let start = key::join(&[key::CHANGE, &(after + 1).to_be_bytes()]);
+        self.scan_with(key::CHANGE, &start, |k, v| {
+            let seq = k[key::CHANGE.len()..]
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| dangling(key::CHANGE, "a malformed change number"))?;
+            Ok((seq, decode(k, v)?))
+        })
+    }
+
     /// Starts collecting the writes of one operation.
     pub fn txn(&self) -> Result<Txn<'_>, CatalogError> {
-        Ok(Txn { catalog: self, ops: Vec::new(), head: self.audit_head()?, events: Vec::new() })
+        Ok(Txn {
+            catalog: self,
+            ops: Vec::new(),
+            head: self.audit_head()?,
+            events: Vec::new(),
+            changed: BTreeSet::new(),
+        })
     }
 }
 
@@ -660,6 +744,8 @@ pub struct Txn<'a> {
     ops: Vec<Op>,
     head: ChainHead,
     events: Vec<AuditEvent>,
+    /// Documents written, for the change log the search index follows.
+    changed: BTreeSet<DocId>,
 }
 
 impl Txn<'_> {
@@ -724,11 +810,18 @@ impl Txn<'_> {
                 }
             }
         }
+        self.changed.insert(doc.id);
         self.insert(key::join(&[key::DOC, doc.id.as_bytes()]), encode(doc));
         self.insert(key::join(&[key::LOCATION, &container_of(&doc.location), doc.id.as_bytes()]), Vec::<u8>::new());
         for v in &doc.versions {
             self.insert(blob_key(&v.blob, &doc.id, v.number), Vec::<u8>::new());
         }
+    }
+
+    /// Stores the extracted text of a document version (replacing any).
+    pub fn put_text(&mut self, doc: &DocId, version: u32, text: &str) {
+        self.changed.insert(*doc);
+        self.insert(text_key(doc, version), text.as_bytes().to_vec());
     }
 
     /// Appends an audit event to this operation, chained after the last one.
@@ -753,6 +846,13 @@ impl Txn<'_> {
     pub fn commit(mut self) -> Result<Vec<AuditEvent>, CatalogError> {
         let head = encode(&self.head);
         self.insert(key::META_HEAD.to_vec(), head);
+        if !self.changed.is_empty() {
+            // The search index replays this log in order (see `index`).
+            let seq = self.catalog.change_seq()? + 1;
+            let docs: Vec<DocId> = std::mem::take(&mut self.changed).into_iter().collect();
+            self.insert(key::join(&[key::CHANGE, &seq.to_be_bytes()]), encode(&docs));
+            self.insert(key::META_CHANGE.to_vec(), encode(&seq));
+        }
         let catalog = self.catalog;
         catalog.kv.apply(self.ops).map_err(|e| catalog.storage(e))?;
         Ok(self.events)

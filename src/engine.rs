@@ -31,6 +31,8 @@ use crate::audit::{AuditEvent, ChainHead, Change, NewEvent, ObjectKind, ObjectRe
 use crate::blobs::{BlobError, BlobStore, Staged};
 use crate::calendar::Calendar;
 use crate::catalog::{Catalog, CatalogError, PlanRecord};
+use crate::extract::Extractor;
+use crate::index::SearchIndex;
 use crate::model::{
     Actor, Akte, AkteId, Aktenzeichen, AzTemplate, BlobId, Disposal, DocId, DocKind, Dokument, Kennzeichen, Location,
     OrgUnit, Retention, Version, Vorgang, VorgangId, Zda,
@@ -38,6 +40,11 @@ use crate::model::{
 use crate::plan::{Plan, PlanChanges, PlanConflict, PlanErrors};
 use crate::store::{Config, Store, StoreError};
 use crate::verify::{self, GcReport, VerifyReport};
+
+mod search;
+pub use search::{
+    FacetCount, OcrReport, ReindexReport, SearchHit, SearchReport, SearchRequest, SimilarReport, TextView,
+};
 
 /// The plan a new store starts with: `aktenplan/aktenplan.toml`.
 pub const BUNDLED_PLAN: &str = include_str!("../aktenplan/aktenplan.toml");
@@ -105,6 +112,12 @@ pub enum Request {
         kind: DocKind,
         received: Option<Date>,
         allow_duplicate: bool,
+        /// Who wrote it (Absender).
+        #[serde(default)]
+        sender: Option<String>,
+        /// The date it bears (Schreiben vom).
+        #[serde(default)]
+        date: Option<Date>,
     },
     VersionAdd {
         doc: String,
@@ -132,6 +145,24 @@ pub enum Request {
     Verify,
     Gc {
         dry_run: bool,
+    },
+    /// Full-text search (see [`crate::index`]).
+    Search(SearchRequest),
+    /// Documents like a given one.
+    Similar {
+        doc: String,
+        limit: usize,
+    },
+    /// Rebuilds the search index from the catalog.
+    Reindex,
+    /// Reads the text of versions that wait for OCR (or were never read).
+    OcrPending {
+        limit: Option<usize>,
+    },
+    /// The stored text of a document version.
+    Text {
+        doc: String,
+        version: Option<u32>,
     },
 }
 
@@ -171,6 +202,11 @@ pub enum Response {
     Log(LogView),
     Verified(VerifyReport),
     Collected(GcReport),
+    Search(SearchReport),
+    Similar(SimilarReport),
+    Reindexed(ReindexReport),
+    OcrDone(OcrReport),
+    Text(TextView),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -283,6 +319,9 @@ pub struct DocSummary {
     pub media_type: String,
     pub size: u64,
     pub blob: BlobId,
+    /// What text extraction got from the current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<crate::model::TextInfo>,
 }
 
 /// Where a document is, with the human keys.
@@ -337,7 +376,7 @@ impl AddReport {
 pub enum AddOutcome {
     Added {
         file: PathBuf,
-        doc: DocSummary,
+        doc: Box<DocSummary>,
         place: Place,
         /// The same bytes are also filed here (the blob is shared).
         also_filed: Vec<(DocId, Place)>,
@@ -384,6 +423,8 @@ pub enum Error {
     PlanConflict(#[from] PlanConflict),
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
     #[error("{}: {problem}", path.display())]
     Input { path: PathBuf, problem: String },
     #[error(
@@ -434,6 +475,8 @@ struct AddSpec {
     kind: DocKind,
     received: Option<Date>,
     allow_duplicate: bool,
+    sender: Option<String>,
+    date: Option<Date>,
 }
 
 /// Where the plan of a new store comes from.
@@ -464,6 +507,10 @@ pub struct Engine {
     vorgang_template: AzTemplate,
     plan: Plan,
     progress: Box<dyn Progress>,
+    index: SearchIndex,
+    /// The catalog change number the index holds, as far as this process knows.
+    index_seq: u64,
+    extractor: Extractor,
 }
 
 fn input_err(path: &Path, problem: impl Into<String>) -> Error {
@@ -627,6 +674,8 @@ impl Engine {
         };
         let akte_template = AzTemplate::for_akte(&config.aktenzeichen.akte).map_err(bad)?;
         let vorgang_template = AzTemplate::for_vorgang(&config.aktenzeichen.vorgang).map_err(bad)?;
+        let index = search::open_index(&store.index_dir())?;
+        let extractor = Extractor::new(config.extract.clone());
         Ok(Engine {
             store,
             blobs,
@@ -636,6 +685,9 @@ impl Engine {
             vorgang_template,
             plan,
             progress: Box::new(NoProgress),
+            index,
+            index_seq: 0,
+            extractor,
         })
     }
 
@@ -659,6 +711,17 @@ impl Engine {
 
     /// Carries out one request on behalf of `actor`.
     pub fn handle(&mut self, request: Request, actor: &Actor) -> Result<Response, Error> {
+        // The index follows the catalog: catch up what an earlier process
+        // committed but could not index (verify reports that lag instead).
+        if !matches!(request, Request::Verify | Request::Reindex) {
+            self.sync_index()?;
+        }
+        let response = self.dispatch(request, actor)?;
+        self.sync_index()?;
+        Ok(response)
+    }
+
+    fn dispatch(&mut self, request: Request, actor: &Actor) -> Result<Response, Error> {
         match request {
             Request::PlanShow { code } => self.plan_show(code.as_deref()),
             Request::PlanImport { file, name, version, dry_run } => {
@@ -677,8 +740,18 @@ impl Engine {
             Request::VorgangOpen { aktenzeichen, title } => self.vorgang_open(&aktenzeichen, &title, actor),
             Request::VorgangClose { vorgangszeichen } => self.vorgang_close(&vorgangszeichen, actor),
             Request::VorgangReopen { vorgangszeichen } => self.vorgang_reopen(&vorgangszeichen, actor),
-            Request::Add { files, target, title, kind, received, allow_duplicate } => {
-                self.add(&files, target.as_deref(), title.as_deref(), kind, received, allow_duplicate, actor)
+            Request::Add { files, target, title, kind, received, allow_duplicate, sender, date } => {
+                let spec = AddSpec {
+                    location: Location::Posteingang,
+                    place: Place::Posteingang,
+                    title: title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
+                    kind,
+                    received,
+                    allow_duplicate,
+                    sender: sender.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+                    date,
+                };
+                self.add(&files, target.as_deref(), spec, actor)
             }
             Request::VersionAdd { doc, file } => self.version_add(&doc, &file, actor),
             Request::Move { doc, target, allow_duplicate } => self.move_doc(&doc, &target, allow_duplicate, actor),
@@ -690,10 +763,16 @@ impl Engine {
             }
             Request::Log { object, limit } => self.log(object.as_deref(), limit),
             Request::Verify => {
-                let report = verify::verify(&self.catalog, &self.blobs, &self.plan, self.progress.as_ref())?;
+                let mut report = verify::verify(&self.catalog, &self.blobs, &self.plan, self.progress.as_ref())?;
+                report.findings.extend(self.check_index()?);
                 Ok(Response::Verified(report))
             }
             Request::Gc { dry_run } => self.gc(dry_run, actor),
+            Request::Search(request) => self.search(&request),
+            Request::Similar { doc, limit } => self.similar(&doc, limit),
+            Request::Reindex => self.reindex(),
+            Request::OcrPending { limit } => self.ocr_pending(limit, actor),
+            Request::Text { doc, version } => self.text(&doc, version),
         }
     }
 
@@ -1061,15 +1140,11 @@ impl Engine {
 
     // ---- documents --------------------------------------------------------
 
-    #[allow(clippy::too_many_arguments, reason = "mirrors the fields of Request::Add")]
     fn add(
         &mut self,
         files: &[PathBuf],
         target: Option<&str>,
-        title: Option<&str>,
-        kind: DocKind,
-        received: Option<Date>,
-        allow_duplicate: bool,
+        spec: AddSpec,
         actor: &Actor,
     ) -> Result<Response, Error> {
         if files.is_empty() {
@@ -1086,14 +1161,7 @@ impl Engine {
         for path in files {
             sizes.push(open_input(path)?.1);
         }
-        let spec = AddSpec {
-            location,
-            place: self.place(&location)?,
-            title: title.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
-            kind,
-            received,
-            allow_duplicate,
-        };
+        let spec = AddSpec { place: self.place(&location)?, location, ..spec };
         let mut results: Vec<Option<AddOutcome>> = vec![None; files.len()];
         let mut seen: HashMap<BlobId, usize> = HashMap::new();
         let total = files.len() as u64;
@@ -1168,9 +1236,17 @@ impl Engine {
             return Ok(());
         }
         self.blobs.make_durable(&mut staged)?;
+        // Text is read from the durable blobs, before the commit that names
+        // them: a crash here leaves orphan blobs only, as before.
+        let mut texts = Vec::with_capacity(staged.len());
+        for (n, blob) in staged.iter().enumerate() {
+            self.progress.report("reading text", (first + n) as u64, files.len() as u64);
+            let file_name = file_name_of(&files[order[n]]);
+            texts.push(self.extract_blob(&blob.id(), crate::media::sniff(blob.head(), &file_name)));
+        }
         let mut txn = self.catalog.txn()?;
         let mut added = Vec::new();
-        for (&i, blob) in order.iter().zip(&staged) {
+        for ((&i, blob), (text_info, text)) in order.iter().zip(&staged).zip(texts) {
             let path = &files[i];
             let file_name = file_name_of(path);
             let doc = Dokument {
@@ -1180,6 +1256,8 @@ impl Engine {
                 received,
                 location: spec.location,
                 channel: "cli".into(),
+                sender: spec.sender.clone(),
+                date: spec.date,
                 created_at: now,
                 versions: vec![Version {
                     number: 1,
@@ -1189,6 +1267,7 @@ impl Engine {
                     size: blob.size(),
                     added_at: now,
                     added_by: actor.clone(),
+                    text: Some(text_info),
                 }],
             };
             let mut also_filed: Vec<(DocId, Place)> = Vec::new();
@@ -1198,6 +1277,9 @@ impl Engine {
                 }
             }
             txn.put_doc(&doc, None);
+            if !text.is_empty() {
+                txn.put_text(&doc.id, 1, &text);
+            }
             txn.record(NewEvent {
                 at: now,
                 actor: actor.clone(),
@@ -1219,7 +1301,7 @@ impl Engine {
         for (i, doc, also_filed) in added {
             results[i] = Some(AddOutcome::Added {
                 file: files[i].clone(),
-                doc: doc_summary(&doc),
+                doc: Box::new(doc_summary(&doc)),
                 place: spec.place.clone(),
                 also_filed,
             });
@@ -1250,8 +1332,9 @@ impl Engine {
         let mut blobs = [blob];
         self.blobs.make_durable(&mut blobs)?;
         let blob = &blobs[0];
-        let now = Timestamp::now();
         let file_name = file_name_of(file);
+        let (text_info, text) = self.extract_blob(&blob.id(), crate::media::sniff(blob.head(), &file_name));
+        let now = Timestamp::now();
         let version = Version {
             number: doc.current().number + 1,
             blob: blob.id(),
@@ -1260,11 +1343,15 @@ impl Engine {
             size: blob.size(),
             added_at: now,
             added_by: actor.clone(),
+            text: Some(text_info),
         };
         let mut new = doc.clone();
         new.versions.push(version.clone());
         let mut txn = self.catalog.txn()?;
         txn.put_doc(&new, Some(&doc));
+        if !text.is_empty() {
+            txn.put_text(&new.id, version.number, &text);
+        }
         txn.record(NewEvent {
             at: now,
             actor: actor.clone(),
@@ -1627,6 +1714,7 @@ fn doc_summary(doc: &Dokument) -> DocSummary {
         media_type: v.media_type.clone(),
         size: v.size,
         blob: v.blob,
+        text: v.text.clone(),
     }
 }
 

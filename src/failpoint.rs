@@ -10,8 +10,15 @@
 pub const CRASH_AT_ENV: &str = "AKTEN_CRASH_AT";
 
 /// The protocol steps, in the order an operation passes them.
-pub const STEPS: &[&str] =
-    &["blob.written", "blob.synced", "blob.renamed", "blob.dir_synced", "catalog.applied", "catalog.flushed"];
+pub const STEPS: &[&str] = &[
+    "blob.written",
+    "blob.synced",
+    "blob.renamed",
+    "blob.dir_synced",
+    "catalog.applied",
+    "catalog.flushed",
+    "index.before_commit",
+];
 
 /// Marks that the operation has just completed step `name`.
 #[cfg(test)]

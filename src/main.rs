@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, StateFilter};
+use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, SearchRequest, StateFilter};
 use akten::model::{Actor, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -32,6 +32,13 @@ const STORE_ENV: &str = "AKTEN_STORE";
 const DEFAULT_STORE: &str = "akten-data";
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == akten::extract::worker::WORKER_ARG) {
+        // The extraction worker (see src/extract/worker.rs), not a user command.
+        return match akten::extract::worker::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -181,21 +188,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
                 Some(text) => Some(akten::calendar::Calendar::parse_date(&text)?),
             };
-            let kind = match add.kind {
-                Kind::Eingang => DocKind::Eingang,
-                Kind::Ausgang => DocKind::Ausgang,
-                Kind::Intern => DocKind::Intern,
-                Kind::Vermerk => DocKind::Vermerk,
-            };
             Request::Add {
                 files: add.files,
                 target: add.to,
                 title: add.title,
-                kind,
+                kind: doc_kind(add.kind),
                 received,
                 allow_duplicate: add.allow_duplicate,
+                sender: add.sender,
+                date: add.date.as_deref().map(akten::calendar::Calendar::parse_date).transpose()?,
             }
         }
+        Command::Search(args) => Request::Search(SearchRequest {
+            query: args.query.join(" "),
+            plan: args.plan,
+            akte: args.akte,
+            from: args.from.as_deref().map(akten::calendar::Calendar::parse_date).transpose()?,
+            to: args.to.as_deref().map(akten::calendar::Calendar::parse_date).transpose()?,
+            channel: args.channel,
+            kind: args.kind.map(doc_kind),
+            limit: Some(args.limit),
+            facets: args.facets,
+        }),
+        Command::Similar { doc, limit } => Request::Similar { doc, limit },
+        Command::Reindex => Request::Reindex,
+        Command::Ocr { pending: _, limit } => Request::OcrPending { limit },
+        Command::Text { doc, version } => Request::Text { doc, version },
         Command::Version(VersionCommand::Add { doc, file }) => Request::VersionAdd { doc, file },
         Command::Move { doc, to, allow_duplicate } => Request::Move { doc, target: to, allow_duplicate },
         Command::Show { id } => Request::Show { id },
@@ -219,6 +237,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let response = engine.handle(request, &actor)?;
     print_response(&response, json)?;
     Ok(ExitCode::from(exit_code(&response)))
+}
+
+fn doc_kind(kind: Kind) -> DocKind {
+    match kind {
+        Kind::Eingang => DocKind::Eingang,
+        Kind::Ausgang => DocKind::Ausgang,
+        Kind::Intern => DocKind::Intern,
+        Kind::Vermerk => DocKind::Vermerk,
+    }
 }
 
 /// 1 where the operation found problems or did only part of its work.

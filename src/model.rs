@@ -462,6 +462,71 @@ pub struct Version {
     pub size: u64,
     pub added_at: Timestamp,
     pub added_by: Actor,
+    /// What text extraction got from this version; `None` for records
+    /// written before extraction existed (`akten ocr --pending` fills it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextInfo>,
+}
+
+/// The outcome of text extraction for one version. The text itself is kept
+/// beside the record (see `catalog`), so listing documents never decodes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextInfo {
+    pub status: TextStatus,
+    /// Characters of text kept.
+    pub chars: u64,
+    /// Pages (PDF, multi-page TIFF); `None` where the format has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    /// Pages whose text came from OCR.
+    #[serde(default)]
+    pub ocr_pages: u32,
+    /// OCR language(s), where OCR ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_language: Option<String>,
+    pub extracted_at: Timestamp,
+}
+
+/// Whether a version's text could be read, and if not, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum TextStatus {
+    /// All pages gave text.
+    Ok,
+    /// Some pages gave text; the reason names the others.
+    Partial(String),
+    /// The file was read but holds no text (e.g. blank pages).
+    Empty,
+    /// Encrypted, and the empty user password does not open it.
+    Encrypted,
+    /// Scanned pages wait for OCR (tesseract is not installed or not
+    /// configured): `akten ocr --pending` reads them later.
+    AwaitingOcr,
+    /// Extraction failed; the original is stored all the same.
+    Failed(String),
+    /// A format akten does not extract text from (yet).
+    Unsupported,
+}
+
+impl TextStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            TextStatus::Ok => "ok",
+            TextStatus::Partial(_) => "partial",
+            TextStatus::Empty => "empty",
+            TextStatus::Encrypted => "encrypted",
+            TextStatus::AwaitingOcr => "awaiting_ocr",
+            TextStatus::Failed(_) => "failed",
+            TextStatus::Unsupported => "unsupported",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            TextStatus::Partial(r) | TextStatus::Failed(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// A logical document with its versions.
@@ -475,6 +540,12 @@ pub struct Dokument {
     pub location: Location,
     /// How it arrived: `cli` for now; later mailroom, portal, council.
     pub channel: String,
+    /// Who wrote it (Absender), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The date the document bears (Schreiben vom), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
     pub created_at: Timestamp,
     /// Never empty; the last one is current. A record without versions is
     /// refused when it is read, so [`Dokument::current`] cannot fail.

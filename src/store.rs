@@ -93,6 +93,8 @@ pub struct Config {
     pub storage: StorageSection,
     #[serde(default)]
     pub gc: GcSection,
+    #[serde(default)]
+    pub extract: crate::extract::ExtractConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -166,6 +168,7 @@ impl Config {
             catalog: CatalogSection::default(),
             storage: StorageSection::default(),
             gc: GcSection::default(),
+            extract: crate::extract::ExtractConfig::default(),
         }
     }
 
@@ -198,7 +201,25 @@ impl Config {
              \n\
              [gc]\n\
              # `akten gc` leaves orphan blobs younger than this alone.\n\
-             grace_hours = {grace}\n",
+             grace_hours = {grace}\n\
+             \n\
+             [extract]\n\
+             # Text of PDFs and scans is read in a worker process under these limits.\n\
+             # OCR needs the tesseract program (Debian: tesseract-ocr tesseract-ocr-deu);\n\
+             # without it scans are stored and wait for `akten ocr --pending`.\n\
+             ocr = {ocr}\n\
+             ocr_language = \"{lang}\"\n\
+             tesseract = \"{tesseract}\"\n\
+             # Parallel OCR processes; 0 = one per core.\n\
+             ocr_jobs = {jobs}\n\
+             page_timeout_secs = {page_timeout}\n\
+             file_timeout_secs = {file_timeout}\n\
+             # Address-space limit of the worker and its OCR processes.\n\
+             memory_mib = {memory}\n\
+             max_pages = {pages}\n\
+             max_pixels = {pixels}\n\
+             max_decompressed_mib = {decompressed}\n\
+             max_text_mib = {text}\n",
             format = self.store.format,
             tz = self.calendar.time_zone,
             akte = self.aktenzeichen.akte,
@@ -206,6 +227,17 @@ impl Config {
             engine = self.catalog.engine,
             netfs = self.storage.allow_network_filesystem,
             grace = self.gc.grace_hours,
+            ocr = self.extract.ocr,
+            lang = self.extract.ocr_language,
+            tesseract = self.extract.tesseract,
+            jobs = self.extract.ocr_jobs,
+            page_timeout = self.extract.page_timeout_secs,
+            file_timeout = self.extract.file_timeout_secs,
+            memory = self.extract.memory_mib,
+            pages = self.extract.max_pages,
+            pixels = self.extract.max_pixels,
+            decompressed = self.extract.max_decompressed_mib,
+            text = self.extract.max_text_mib,
         )
     }
 
@@ -316,6 +348,10 @@ impl Store {
     }
     pub fn catalog_dir(&self) -> PathBuf {
         self.root.join("catalog")
+    }
+    /// The search index: derived from the catalog, rebuildable any time.
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
     }
 }
 

@@ -116,6 +116,67 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Full-text search: words (German forms and compounds found), "phrases",
+    /// AND/OR/NOT or -word, field:value (title, text, sender, az, vz, kind, channel), prefix*
+    Search(SearchArgs),
+    /// Documents similar to a given one
+    Similar {
+        /// Document id (at least 6 hex digits)
+        doc: String,
+        /// At most this many
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        limit: usize,
+    },
+    /// Rebuild the search index from the catalog (after deleting or damaging index/)
+    Reindex,
+    /// Read the text of scans that wait for OCR (e.g. once tesseract is installed)
+    Ocr {
+        /// Every version waiting for OCR, or never read
+        #[arg(long, required = true)]
+        pending: bool,
+        /// At most this many versions
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Print the text akten read from a document (by extraction or OCR)
+    Text {
+        /// Document id (at least 6 hex digits)
+        doc: String,
+        /// Version number [default: the current one]
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for (several words: all must match)
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only in this plan position and the positions below it
+    #[arg(long, value_name = "CODE")]
+    pub plan: Option<String>,
+    /// Only in this Akte (and its Vorgänge)
+    #[arg(long, value_name = "AZ")]
+    pub akte: Option<String>,
+    /// Received on or after, 2026-01-31 or 31.01.2026
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Received on or before
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only from this channel (cli, mailroom, portal, council)
+    #[arg(long, value_name = "C")]
+    pub channel: Option<String>,
+    /// Only this kind of document
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
+    /// At most this many hits
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Also count the hits per plan position
+    #[arg(long)]
+    pub facets: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +308,12 @@ pub struct AddArgs {
     /// File it even if the same content is already in the target
     #[arg(long)]
     pub allow_duplicate: bool,
+    /// Who wrote it (Absender)
+    #[arg(long)]
+    pub sender: Option<String>,
+    /// The date the document bears (Schreiben vom)
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
 }
 
 #[cfg(test)]

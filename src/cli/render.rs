@@ -6,7 +6,8 @@
 
 use std::fmt::Write;
 
-use akten::engine::{AddOutcome, AkteSummary, DocSummary, Place, PositionSummary, Response, VorgangSummary};
+use akten::engine::{AddOutcome, AkteSummary, DocSummary, Place, PositionSummary, Response, SearchHit, VorgangSummary};
+use akten::index::Snippet;
 use akten::model::Zda;
 use akten::verify::Severity;
 
@@ -276,6 +277,9 @@ pub fn render(response: &Response) -> String {
                             doc.media_type,
                             size(doc.size)
                         );
+                        if let Some(info) = &doc.text {
+                            let _ = writeln!(out, "  {}", text_status(info));
+                        }
                         for (other, place) in also_filed {
                             let _ = writeln!(
                                 out,
@@ -328,6 +332,12 @@ pub fn render(response: &Response) -> String {
             let _ = writeln!(out, "  kind       {}", d.kind);
             let _ = writeln!(out, "  received   {}", d.received);
             let _ = writeln!(out, "  channel    {}", d.channel);
+            if let Some(sender) = &d.sender {
+                let _ = writeln!(out, "  sender     {sender}");
+            }
+            if let Some(date) = d.date {
+                let _ = writeln!(out, "  dated      {date}");
+            }
             let _ = writeln!(out, "  added      {}", view.created_local);
             let _ = writeln!(out, "  versions ({})", d.versions.len());
             for v in &d.versions {
@@ -341,6 +351,9 @@ pub fn render(response: &Response) -> String {
                     v.blob.short(),
                     v.added_by
                 );
+                if let Some(info) = &v.text {
+                    let _ = writeln!(out, "       {}", text_status(info));
+                }
             }
             for (other, place) in &view.same_content {
                 let _ = writeln!(out, "  same content also filed in {} (document {})", place.label(), other.short());
@@ -428,7 +441,131 @@ pub fn render(response: &Response) -> String {
                 );
             }
         }
+        Response::Search(r) => {
+            let shown = r.hits.len();
+            let fuzzy = if r.fuzzy { " (allowing one typo per word: few exact hits)" } else { "" };
+            let _ = match (r.total, shown) {
+                (0, _) => writeln!(out, "no documents match \"{}\"{fuzzy}", r.query),
+                (t, s) if t == s => writeln!(out, "{t} documents match \"{}\"{fuzzy}", r.query),
+                (t, s) => writeln!(out, "{t} documents match \"{}\"{fuzzy}; the best {s}:", r.query),
+            };
+            for hit in &r.hits {
+                hit_lines(&mut out, hit);
+            }
+            if let Some(facets) = &r.facets {
+                let _ = writeln!(out, "by plan position:");
+                if facets.is_empty() {
+                    let _ = writeln!(out, "  (none: the hits are in the Posteingang)");
+                }
+                for f in facets {
+                    let _ = writeln!(out, "  {:>6}  {} {}", f.count, f.position, f.title);
+                }
+            }
+        }
+        Response::Similar(r) => {
+            let _ = writeln!(out, "documents like {} \"{}\":", r.doc.short(), r.title);
+            if r.hits.is_empty() {
+                let _ = writeln!(out, "  none found");
+            }
+            for hit in &r.hits {
+                hit_lines(&mut out, hit);
+            }
+        }
+        Response::Reindexed(r) => {
+            let _ =
+                writeln!(out, "rebuilt the search index: {} documents (catalog change {})", r.documents, r.change_seq);
+        }
+        Response::OcrDone(r) => {
+            for x in &r.results {
+                let _ = writeln!(
+                    out,
+                    "{} version {} \"{}\": {} → {}",
+                    x.doc.short(),
+                    x.version,
+                    x.title,
+                    x.before,
+                    text_status(&x.text)
+                );
+            }
+            let _ = writeln!(out, "read {} versions; {} still wait for OCR", r.results.len(), r.still_pending);
+        }
+        Response::Text(t) => {
+            if let Some(info) = &t.info {
+                let _ = writeln!(out, "# {} version {}: {}", t.doc.short(), t.version, text_status(info));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "# {} version {}: not read yet (run `akten ocr --pending`)",
+                    t.doc.short(),
+                    t.version
+                );
+            }
+            out.push_str(&t.text);
+            if !t.text.ends_with('\n') && !t.text.is_empty() {
+                out.push('\n');
+            }
+        }
     }
+    out
+}
+
+/// `ok, 1234 characters, 2 pages (1 by OCR, deu)`, `awaiting OCR`, ...
+pub fn text_status(info: &akten::model::TextInfo) -> String {
+    use akten::model::TextStatus;
+    let mut s = match &info.status {
+        TextStatus::Ok => "text ok".to_string(),
+        TextStatus::Partial(why) => format!("text partial ({why})"),
+        TextStatus::Empty => "no text (empty pages)".to_string(),
+        TextStatus::Encrypted => "no text (encrypted: needs a password)".to_string(),
+        TextStatus::AwaitingOcr => "awaiting OCR (run `akten ocr --pending` once tesseract is installed)".to_string(),
+        TextStatus::Failed(why) => format!("no text: {why}"),
+        TextStatus::Unsupported => "no text (format not read)".to_string(),
+    };
+    if info.chars > 0 {
+        let _ = write!(s, ", {} characters", info.chars);
+    }
+    if let Some(pages) = info.pages {
+        let _ = write!(s, ", {pages} pages");
+        if info.ocr_pages > 0 {
+            let lang = info.ocr_language.as_deref().unwrap_or("?");
+            let _ = write!(s, " ({} by OCR, {lang})", info.ocr_pages);
+        }
+    }
+    s
+}
+
+fn hit_lines(out: &mut String, hit: &SearchHit) {
+    let place = match (&hit.vorgangszeichen, &hit.aktenzeichen) {
+        (Some(vz), _) => vz.to_string(),
+        (None, Some(az)) => az.to_string(),
+        (None, None) => "Posteingang".to_string(),
+    };
+    let date = hit.date.or(hit.received).map(|d| d.to_string()).unwrap_or_default();
+    let _ = writeln!(out, "{}  {place}  {date}  {}", hit.doc.short(), hit.title);
+    if let Some(snippet) = &hit.snippet {
+        let _ = writeln!(out, "    {}", marked(snippet));
+    }
+}
+
+/// The snippet with its matches between asterisks.
+pub fn marked(snippet: &Snippet) -> String {
+    let mut out = String::with_capacity(snippet.text.len() + 4 * snippet.marks.len());
+    let mut at = 0;
+    for &(start, end) in &snippet.marks {
+        if start < at
+            || end > snippet.text.len()
+            || !snippet.text.is_char_boundary(start)
+            || !snippet.text.is_char_boundary(end)
+        {
+            continue;
+        }
+        out.push_str(&snippet.text[at..start]);
+        out.push('*');
+        out.push_str(&snippet.text[start..end]);
+        out.push('*');
+        at = end;
+    }
+    out.push_str(&snippet.text[at..]);
     out
 }
 

@@ -37,6 +37,8 @@ fn add(engine: &mut Engine, file: &Path) -> Response {
         kind: DocKind::Eingang,
         received: None,
         allow_duplicate: false,
+        sender: None,
+        date: None,
     };
     engine.handle(request, &actor()).expect("add")
 }
@@ -90,6 +92,60 @@ fn crash_child() {
     }
 }
 
+/// Kills the child at `step` while it adds `file` to `root`.
+fn add_and_die(root: &Path, file: &Path, step: &str) {
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "engine::crash_tests::crash_child", "--nocapture", "--test-threads=1"])
+        .env(CRASH_AT_ENV, step)
+        .env(STORE_ENV, root)
+        .env(FILE_ENV, file)
+        .output()
+        .unwrap()
+        .status;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "step {step}: the child was not killed there ({status:?})");
+}
+
+fn search_total(engine: &mut Engine, query: &str) -> usize {
+    let request = crate::engine::SearchRequest { query: query.into(), ..Default::default() };
+    match engine.handle(Request::Search(request), &actor()).unwrap() {
+        Response::Search(r) => r.total,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A kill between the catalog commit and the index commit: `verify` (which
+/// does not repair) reports the lag; the next command catches it up.
+#[test]
+fn an_index_left_behind_by_a_crash_is_reported_and_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = new_store(dir.path(), CatalogEngine::default());
+    let first = dir.path().join("first.txt");
+    std::fs::write(&first, "Antrag auf Sondernutzung des Gehwegs").unwrap();
+    let mut engine = Engine::open(&root, "t").unwrap();
+    add(&mut engine, &first);
+    assert_eq!(search_total(&mut engine, "sondernutzung"), 1);
+    drop(engine);
+
+    let second = dir.path().join("second.txt");
+    std::fs::write(&second, "Widerspruch gegen den Gebührenbescheid").unwrap();
+    add_and_die(&root, &second, "index.before_commit");
+
+    let mut engine = Engine::open(&root, "after crash").unwrap();
+    let report = match engine.handle(Request::Verify, &actor()).unwrap() {
+        Response::Verified(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let lag: Vec<_> = report.findings.iter().filter(|f| f.object == "search index").collect();
+    assert_eq!(lag.len(), 1, "{:#?}", report.findings);
+    assert!(lag[0].problem.contains("not searchable yet"), "{:?}", lag[0]);
+    assert_eq!(search_total(&mut engine, "gebührenbescheid"), 1, "caught up on the next command");
+    let report = match engine.handle(Request::Verify, &actor()).unwrap() {
+        Response::Verified(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert!(report.findings.iter().all(|f| f.object != "search index" && !f.object.starts_with("document")));
+}
+
 #[test]
 fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
     let exe = std::env::current_exe().unwrap();
@@ -125,7 +181,7 @@ fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
         let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
         assert!(errors.is_empty(), "{catalog} step {step}: verify found {errors:#?}");
         match *step {
-            "catalog.flushed" => assert_eq!(docs, 1, "{catalog} step {step}: a flushed commit must survive"),
+            "catalog.flushed" | "index.before_commit" => assert_eq!(docs, 1, "{catalog} step {step}: a flushed commit must survive"),
             "catalog.applied" => assert!(docs <= 1),
             _ => assert_eq!(docs, 0, "{catalog} step {step}: nothing may be filed before the commit"),
         }

@@ -1,0 +1,134 @@
+//! OCR behind a trait, with the `tesseract` program as the engine.
+//!
+//! Tesseract runs as a separate process per image: a crash or a hang costs
+//! one page, and the worker's rlimits apply to it as well. It must start
+//! with `OMP_THREAD_LIMIT=1` (set on the worker, inherited here): Debian's
+//! OpenMP build is 6-9x slower on two cores otherwise. Page segmentation
+//! mode 1 lets tesseract detect the orientation of each page (OSD), so
+//! sideways and upside-down scans are turned before recognition.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why an image gave no text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OcrError {
+    #[error("OCR is not available: {0}")]
+    Unavailable(String),
+    #[error("OCR took longer than {0} s and was stopped")]
+    Timeout(u64),
+    #[error("OCR failed: {0}")]
+    Failed(String),
+}
+
+/// Reads the text of an image file.
+pub trait Ocr: Sync {
+    /// The text of `image` (all its pages). `pages` scales the timeout for
+    /// multi-page images; `scratch` is a path (without extension) the
+    /// engine may write its output to.
+    fn recognize(&self, image: &Path, pages: u32, scratch: &Path) -> Result<String, OcrError>;
+    /// The language(s) it reads, as recorded with the text.
+    fn language(&self) -> &str;
+}
+
+/// The `tesseract` command-line program.
+pub struct Tesseract {
+    program: PathBuf,
+    language: String,
+    page_timeout: Duration,
+}
+
+impl Tesseract {
+    /// Checks that `program` runs and knows every language in `language`
+    /// (`deu`, `deu+eng`).
+    pub fn detect(program: &str, language: &str, page_timeout: Duration) -> Result<Tesseract, OcrError> {
+        let out = Command::new(program).arg("--list-langs").stdin(Stdio::null()).output().map_err(|e| {
+            OcrError::Unavailable(format!(
+                "`{program}` cannot be run ({e}); install tesseract-ocr and tesseract-ocr-deu, or set [extract] tesseract in akten.toml"
+            ))
+        })?;
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let known: Vec<&str> = listing.lines().skip(1).map(str::trim).collect();
+        for lang in language.split('+') {
+            if !known.contains(&lang) {
+                return Err(OcrError::Unavailable(format!(
+                    "tesseract has no language '{lang}' (it has {}); install tesseract-ocr-{lang}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(Tesseract { program: PathBuf::from(program), language: language.to_string(), page_timeout })
+    }
+}
+
+impl Ocr for Tesseract {
+    fn recognize(&self, image: &Path, pages: u32, scratch: &Path) -> Result<String, OcrError> {
+        let out_base = scratch.to_path_buf();
+        let mut out_txt = out_base.clone().into_os_string();
+        out_txt.push(".txt");
+        let out_txt = PathBuf::from(out_txt);
+        let mut child = Command::new(&self.program)
+            .arg(image)
+            .arg(&out_base)
+            .args(["-l", &self.language, "--psm", "1"])
+            .env("OMP_THREAD_LIMIT", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| OcrError::Unavailable(format!("`{}` cannot be run: {e}", self.program.display())))?;
+        let timeout = self.page_timeout * pages.max(1);
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() > timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = std::fs::remove_file(&out_txt);
+                    return Err(OcrError::Timeout(timeout.as_secs()));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(OcrError::Failed(e.to_string())),
+            }
+        };
+        let text = std::fs::read(&out_txt);
+        let _ = std::fs::remove_file(&out_txt);
+        if !status.success() {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                use std::io::Read;
+                let _ = s.read_to_string(&mut err);
+            }
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            return Err(OcrError::Failed(format!("tesseract ended with {status}: {last}")));
+        }
+        let text = text.map_err(|e| OcrError::Failed(format!("tesseract wrote no text: {e}")))?;
+        Ok(clean(&String::from_utf8_lossy(&text)))
+    }
+
+    fn language(&self) -> &str {
+        &self.language
+    }
+}
+
+/// Drops tesseract's trailing form feed and blank-line runs.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_matches(|c: char| c.is_whitespace() || c == '\u{c}').to_string()
+}

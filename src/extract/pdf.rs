@@ -1,0 +1,535 @@
+//! PDFs and images, inside the worker: born-digital text with lopdf, page
+//! images pulled out for OCR, images handed to OCR directly.
+//!
+//! lopdf, not pdf-extract: pdf-extract panics on damaged files where lopdf
+//! returns errors (rust-stack.md §6; docs/extraction.md has the recall
+//! table). A page whose text layer is missing or unreadable and that
+//! carries a scanned image goes to OCR. Page images are taken out at their
+//! real resolution: DCT (JPEG) as it is, CCITT G4 decoded with `fax`,
+//! Flate/LZW/raw pixels through lopdf's bounded decoder; JBIG2, JPEG 2000
+//! and everything else through poppler's `pdfimages` where it is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use image::{GrayImage, ImageFormat, RgbImage};
+use lopdf::{Document, Object, ObjectId};
+
+use super::ocr::Ocr;
+use super::{ExtractConfig, Extraction};
+use crate::model::TextStatus;
+
+/// A page needs OCR when its text layer has fewer letters than this.
+const MIN_PAGE_LETTERS: usize = 16;
+/// Images smaller than this (pixels) are logos or stamps, not scans.
+const MIN_SCAN_PIXELS: i64 = 250_000;
+
+/// OCR as the worker has it: the engine, or why there is none.
+pub enum OcrAvailability<'a> {
+    Ready(&'a dyn Ocr),
+    Off(String),
+}
+
+/// One page the text layer did not cover.
+struct OcrTask {
+    page: u32,
+    image: ObjectId,
+}
+
+/// Reads the PDF at `path`.
+pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>, scratch: &Path) -> Extraction {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return failed(format!("cannot read the stored file: {e}")),
+    };
+    let max_stream = usize::try_from(config.max_decompressed_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let options = lopdf::LoadOptions { max_decompressed_size: Some(max_stream), ..Default::default() };
+    let doc = match Document::load_mem_with_options(&bytes, options) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = e.to_string();
+            let lower = message.to_lowercase();
+            if lower.contains("password") || lower.contains("decrypt") || lower.contains("encrypt") {
+                return Extraction::status_only(TextStatus::Encrypted);
+            }
+            return failed(format!("not a readable PDF ({message}); the original is stored unchanged"));
+        }
+    };
+    drop(bytes);
+    if doc.is_encrypted() && doc.encryption_state.is_none() {
+        return Extraction::status_only(TextStatus::Encrypted);
+    }
+    let pages = doc.get_pages();
+    let total = pages.len() as u32;
+    let mut problems: Vec<String> = Vec::new();
+    if total > config.max_pages {
+        problems.push(format!("only the first {} of {total} pages read ([extract] max_pages)", config.max_pages));
+    }
+    let mut texts: Vec<String> = vec![String::new(); pages.len().min(config.max_pages as usize)];
+    let mut tasks = Vec::new();
+    for (i, (&number, &page_id)) in pages.iter().take(texts.len()).enumerate() {
+        let mut text = String::new();
+        let mut unreadable = false;
+        for chunk in doc.extract_text_chunks_with_limit(&[number], max_stream) {
+            match chunk {
+                Ok(t) => text.push_str(&t),
+                Err(_) => unreadable = true,
+            }
+        }
+        let text = tidy(&text);
+        let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+        let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+        // Fonts without a Unicode map give symbol soup: treat as no text.
+        let garbled = visible > 0 && letters * 10 < visible * 4;
+        if letters >= MIN_PAGE_LETTERS && !garbled {
+            texts[i] = text;
+            continue;
+        }
+        match largest_image(&doc, page_id) {
+            Some(image) => tasks.push(OcrTask { page: number, image }),
+            None => {
+                if unreadable && text.is_empty() {
+                    problems.push(format!("page {number}: its content could not be read"));
+                }
+                if !garbled {
+                    texts[i] = text;
+                }
+            }
+        }
+    }
+    let mut ocr_pages = 0;
+    let mut awaiting = 0;
+    let mut language = None;
+    if !tasks.is_empty() {
+        match ocr {
+            OcrAvailability::Off(_) => awaiting = tasks.len(),
+            OcrAvailability::Ready(engine) => {
+                language = Some(engine.language().to_string());
+                let results = run_ocr_tasks(&doc, path, &tasks, config, *engine, scratch);
+                for (task, result) in tasks.iter().zip(results) {
+                    match result {
+                        Ok(text) => {
+                            texts[(task.page - 1) as usize] = text;
+                            ocr_pages += 1;
+                        }
+                        Err(problem) => problems.push(format!("page {}: {problem}", task.page)),
+                    }
+                }
+            }
+        }
+    }
+    let text = texts.into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n\n");
+    let status = if awaiting > 0 {
+        TextStatus::AwaitingOcr
+    } else if text.trim().is_empty() {
+        if problems.is_empty() { TextStatus::Empty } else { TextStatus::Failed(problems.join("; ")) }
+    } else if problems.is_empty() {
+        TextStatus::Ok
+    } else {
+        TextStatus::Partial(problems.join("; "))
+    };
+    Extraction { status, text, pages: Some(total), ocr_pages, ocr_language: language, worker_max_rss_kib: 0 }
+}
+
+/// Reads a PNG, JPEG or TIFF (all its pages) with OCR.
+pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>, scratch: &Path) -> Extraction {
+    let sizes = match image_page_sizes(path) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("not a readable image ({e}); the original is stored unchanged")),
+    };
+    let pages = sizes.len() as u32;
+    for (i, (w, h)) in sizes.iter().enumerate() {
+        if u64::from(*w) * u64::from(*h) > config.max_pixels {
+            return Extraction {
+                pages: Some(pages),
+                ..failed(format!(
+                    "page {}: {w}×{h} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending` if the scan is genuine",
+                    i + 1,
+                    config.max_pixels
+                ))
+            };
+        }
+    }
+    let engine = match ocr {
+        OcrAvailability::Off(_) => {
+            return Extraction { pages: Some(pages), ..Extraction::status_only(TextStatus::AwaitingOcr) };
+        }
+        OcrAvailability::Ready(engine) => *engine,
+    };
+    let language = Some(engine.language().to_string());
+    match engine.recognize(path, pages, &scratch.join("image")) {
+        Ok(text) => {
+            let status = if text.trim().is_empty() { TextStatus::Empty } else { TextStatus::Ok };
+            Extraction {
+                status,
+                text,
+                pages: Some(pages),
+                ocr_pages: pages,
+                ocr_language: language,
+                worker_max_rss_kib: 0,
+            }
+        }
+        Err(e) => Extraction { pages: Some(pages), ocr_language: language, ..failed(e.to_string()) },
+    }
+}
+
+fn failed(reason: String) -> Extraction {
+    Extraction::status_only(TextStatus::Failed(reason))
+}
+
+/// Width and height of every page of an image file, read from its headers
+/// only (nothing is decoded).
+fn image_page_sizes(path: &Path) -> Result<Vec<(u32, u32)>, String> {
+    let reader =
+        image::ImageReader::open(path).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
+    if reader.format() == Some(ImageFormat::Tiff) {
+        let file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+        let mut decoder = tiff::decoder::Decoder::new(file).map_err(|e| e.to_string())?;
+        let mut sizes = vec![decoder.dimensions().map_err(|e| e.to_string())?];
+        while decoder.more_images() {
+            decoder.next_image().map_err(|e| e.to_string())?;
+            sizes.push(decoder.dimensions().map_err(|e| e.to_string())?);
+        }
+        return Ok(sizes);
+    }
+    Ok(vec![reader.into_dimensions().map_err(|e| e.to_string())?])
+}
+
+/// Collapses the runs of spaces lopdf leaves between text objects.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut words = line.split_whitespace().peekable();
+        if words.peek().is_none() {
+            continue;
+        }
+        for (i, w) in words.enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+/// The biggest image on the page, if it is big enough to be a scan.
+fn largest_image(doc: &Document, page: ObjectId) -> Option<ObjectId> {
+    let images = doc.get_page_images(page).ok()?;
+    images.iter().filter(|i| i.width * i.height >= MIN_SCAN_PIXELS).max_by_key(|i| i.width * i.height).map(|i| i.id)
+}
+
+/// OCRs the tasks with at most `config.jobs()` in parallel, in page order.
+fn run_ocr_tasks(
+    doc: &Document,
+    pdf: &Path,
+    tasks: &[OcrTask],
+    config: &ExtractConfig,
+    engine: &dyn Ocr,
+    scratch: &Path,
+) -> Vec<Result<String, String>> {
+    let results: Vec<Mutex<Option<Result<String, String>>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let jobs = config.jobs().min(tasks.len()).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let base = scratch.join(format!("p{}", task.page));
+                    let result = page_image(doc, pdf, task, config, &base).and_then(|(image, cleanup)| {
+                        let text = engine.recognize(&image, 1, &base).map_err(|e| e.to_string());
+                        for f in cleanup {
+                            let _ = std::fs::remove_file(f);
+                        }
+                        text
+                    });
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| Err("not processed".into())))
+        .collect()
+}
+
+/// Writes the page's scan image to a file tesseract reads; returns it and
+/// the files to remove afterwards.
+fn page_image(
+    doc: &Document,
+    pdf: &Path,
+    task: &OcrTask,
+    config: &ExtractConfig,
+    base: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    let stream = doc
+        .get_object(task.image)
+        .and_then(Object::as_stream)
+        .map_err(|e| format!("its image cannot be read ({e})"))?;
+    let dict = &stream.dict;
+    let int = |key: &[u8]| dict.get(key).ok().and_then(|o| o.as_i64().ok());
+    let width = int(b"Width").unwrap_or(0);
+    let height = int(b"Height").unwrap_or(0);
+    if width <= 0 || height <= 0 {
+        return Err("its image has no size".into());
+    }
+    let pixels = (width as u64).saturating_mul(height as u64);
+    if pixels > config.max_pixels {
+        return Err(format!(
+            "image of {width}×{height} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending` if the scan is genuine",
+            config.max_pixels
+        ));
+    }
+    let filters: Vec<String> = match dict.get(b"Filter") {
+        Ok(Object::Name(n)) => vec![String::from_utf8_lossy(n).into_owned()],
+        Ok(Object::Array(a)) => {
+            a.iter().filter_map(|o| o.as_name().ok()).map(|n| String::from_utf8_lossy(n).into_owned()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let decode_inverted = matches!(dict.get(b"Decode"), Ok(Object::Array(a))
+        if a.first().and_then(|o| o.as_float().ok()) == Some(1.0));
+    let bpc = int(b"BitsPerComponent").unwrap_or(8);
+    let image_mask = matches!(dict.get(b"ImageMask"), Ok(Object::Boolean(true)));
+    let max_bytes = usize::try_from(config.max_decompressed_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let png = base.with_extension("png");
+    match filters.as_slice() {
+        [only] if only == "DCTDecode" => {
+            let jpg = base.with_extension("jpg");
+            std::fs::write(&jpg, &stream.content).map_err(|e| format!("cannot write a temporary image: {e}"))?;
+            Ok((jpg.clone(), vec![jpg]))
+        }
+        [only] if only == "CCITTFaxDecode" => {
+            let params = decode_params(doc, dict);
+            let k = params.get(b"K").ok().and_then(|o| o.as_i64().ok()).unwrap_or(0);
+            if k >= 0 {
+                return via_pdfimages(pdf, task.page, base, "a CCITT Group 3 image");
+            }
+            let columns = params.get(b"Columns").ok().and_then(|o| o.as_i64().ok()).unwrap_or(1728);
+            let black_is_1 = matches!(params.get(b"BlackIs1"), Ok(Object::Boolean(true)));
+            let (w, h) = (u16::try_from(columns).map_err(|_| "CCITT image too wide")?, u16::try_from(height).ok());
+            let mut pixels: Vec<u8> = Vec::with_capacity((width * height) as usize);
+            let mut rows = 0i64;
+            fax::decoder::decode_g4(stream.content.iter().copied(), w, h, |line| {
+                if rows < height {
+                    pixels.extend(fax::decoder::pels(line, w).map(|c| {
+                        let black = c == fax::Color::Black;
+                        let sample_one = black == black_is_1;
+                        if sample_one != decode_inverted { 255 } else { 0 }
+                    }));
+                    rows += 1;
+                }
+            });
+            if rows == 0 {
+                return Err("its CCITT G4 image could not be decoded".into());
+            }
+            let image = GrayImage::from_raw(u32::from(w), rows as u32, pixels)
+                .ok_or("its CCITT G4 image has an inconsistent size")?;
+            image
+                .save_with_format(&png, ImageFormat::Png)
+                .map_err(|e| format!("cannot write a temporary image: {e}"))?;
+            Ok((png.clone(), vec![png]))
+        }
+        f if f.iter().any(|f| matches!(f.as_str(), "JBIG2Decode" | "JPXDecode" | "DCTDecode" | "CCITTFaxDecode")) => {
+            via_pdfimages(pdf, task.page, base, &format!("a {} image", f.join("+")))
+        }
+        _ => {
+            let data = stream
+                .decompressed_content_with_limit(max_bytes)
+                .map_err(|e| format!("its image cannot be decompressed within [extract] max_decompressed_mib ({e})"))?;
+            let components = if image_mask { Some(1) } else { color_components(doc, dict) };
+            let (w, h) = (width as u32, height as u32);
+            let image: Option<image::DynamicImage> = match (components, bpc) {
+                (Some(1), 8) => GrayImage::from_raw(w, h, trim(data, pixels)).map(|i| {
+                    let mut i = image::DynamicImage::ImageLuma8(i);
+                    if decode_inverted {
+                        i.invert();
+                    }
+                    i
+                }),
+                (Some(1), 1) => {
+                    let row = (w as usize).div_ceil(8);
+                    if data.len() < row * h as usize {
+                        None
+                    } else {
+                        let mut out = Vec::with_capacity((w * h) as usize);
+                        for y in 0..h as usize {
+                            for x in 0..w as usize {
+                                let bit = data[y * row + x / 8] >> (7 - x % 8) & 1 == 1;
+                                // Sample 1 is white for DeviceGray, "paint" for an image mask.
+                                let white = if image_mask { !bit } else { bit };
+                                out.push(if white != decode_inverted { 255 } else { 0 });
+                            }
+                        }
+                        GrayImage::from_raw(w, h, out).map(image::DynamicImage::ImageLuma8)
+                    }
+                }
+                (Some(3), 8) => RgbImage::from_raw(w, h, trim(data, pixels * 3)).map(image::DynamicImage::ImageRgb8),
+                (Some(4), 8) => {
+                    let cmyk = trim(data, pixels * 4);
+                    if cmyk.len() < (pixels * 4) as usize {
+                        None
+                    } else {
+                        let rgb: Vec<u8> = cmyk
+                            .chunks_exact(4)
+                            .flat_map(|p| {
+                                let k = 255 - u16::from(p[3]);
+                                [0, 1, 2].map(|i| ((255 - u16::from(p[i])) * k / 255) as u8)
+                            })
+                            .collect();
+                        RgbImage::from_raw(w, h, rgb).map(image::DynamicImage::ImageRgb8)
+                    }
+                }
+                _ => return via_pdfimages(pdf, task.page, base, "an image in an uncommon colour format"),
+            };
+            let image = image.ok_or("its image data is shorter than its size says")?;
+            image
+                .save_with_format(&png, ImageFormat::Png)
+                .map_err(|e| format!("cannot write a temporary image: {e}"))?;
+            Ok((png.clone(), vec![png]))
+        }
+    }
+}
+
+fn trim(mut data: Vec<u8>, len: u64) -> Vec<u8> {
+    data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+    data
+}
+
+fn decode_params<'a>(doc: &'a Document, dict: &'a lopdf::Dictionary) -> lopdf::Dictionary {
+    let resolve = |o: &Object| match o {
+        Object::Reference(id) => doc.get_object(*id).ok().cloned(),
+        other => Some(other.clone()),
+    };
+    match dict.get(b"DecodeParms").ok().and_then(resolve) {
+        Some(Object::Dictionary(d)) => d,
+        Some(Object::Array(a)) => match a.last().and_then(resolve) {
+            Some(Object::Dictionary(d)) => d,
+            _ => lopdf::Dictionary::new(),
+        },
+        _ => lopdf::Dictionary::new(),
+    }
+}
+
+/// Colour components of an image's colour space, where akten decodes it.
+fn color_components(doc: &Document, dict: &lopdf::Dictionary) -> Option<u32> {
+    let space = match dict.get(b"ColorSpace").ok()? {
+        Object::Reference(id) => doc.get_object(*id).ok()?,
+        other => other,
+    };
+    match space {
+        Object::Name(n) => match n.as_slice() {
+            b"DeviceGray" | b"CalGray" | b"G" => Some(1),
+            b"DeviceRGB" | b"CalRGB" | b"RGB" => Some(3),
+            b"DeviceCMYK" | b"CMYK" => Some(4),
+            _ => None,
+        },
+        Object::Array(a) => match a.first()?.as_name().ok()? {
+            b"ICCBased" => {
+                let stream = match a.get(1)? {
+                    Object::Reference(id) => doc.get_object(*id).ok()?.as_stream().ok()?,
+                    Object::Stream(s) => s,
+                    _ => return None,
+                };
+                stream.dict.get(b"N").ok()?.as_i64().ok().and_then(|n| u32::try_from(n).ok())
+            }
+            b"CalGray" => Some(1),
+            b"CalRGB" => Some(3),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Lets poppler's `pdfimages` write the page's images (it decodes JBIG2,
+/// JPEG 2000 and the rest) and takes the largest.
+fn via_pdfimages(pdf: &Path, page: u32, base: &Path, what: &str) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    let page_arg = page.to_string();
+    let status = Command::new("pdfimages")
+        .args(["-f", &page_arg, "-l", &page_arg, "-png"])
+        .arg(pdf)
+        .arg(base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let prefix = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = base.parent().unwrap_or(Path::new("."));
+    let written: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with(&format!("{prefix}-")) && n.ends_with(".png")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match status {
+        Err(_) => Err(format!(
+            "{what} needs `pdfimages` (poppler-utils), which is not installed; install it and run `akten ocr --pending`"
+        )),
+        Ok(_) if written.is_empty() => Err(format!("{what} could not be decoded by pdfimages")),
+        Ok(_) => {
+            let largest = written
+                .iter()
+                .max_by_key(|p| {
+                    image::ImageReader::open(p)
+                        .ok()
+                        .and_then(|r| r.into_dimensions().ok())
+                        .map_or(0, |(w, h)| u64::from(w) * u64::from(h))
+                })
+                .cloned()
+                .expect("not empty");
+            Ok((largest, written))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_collapses_spaces_and_blank_lines() {
+        assert_eq!(tidy("  Sehr  geehrte\n\n\n Damen   und Herren \n"), "Sehr geehrte\nDamen und Herren");
+    }
+
+    #[test]
+    fn broken_and_non_pdfs_fail_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = OcrAvailability::Off("test".into());
+        for (name, bytes) in
+            [("empty.pdf", &b""[..]), ("junk.pdf", b"%PDF-1.4\n1 0 obj <<"), ("rand.pdf", &[0xff; 300])]
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let e = extract_pdf(&path, &ExtractConfig::default(), &off, dir.path());
+            assert!(
+                matches!(&e.status, TextStatus::Failed(r) if r.contains("not a readable PDF")),
+                "{name}: {:?}",
+                e.status
+            );
+        }
+    }
+
+    #[test]
+    fn fixture_pdf_text_is_read() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/posteingang/bauantrag-flurstueck-17.pdf");
+        let dir = tempfile::tempdir().unwrap();
+        let e = extract_pdf(&path, &ExtractConfig::default(), &OcrAvailability::Off("test".into()), dir.path());
+        assert_eq!(e.status, TextStatus::Ok, "{e:?}");
+        assert!(e.text.contains("Flurst"), "{}", e.text);
+        assert_eq!(e.pages, Some(1));
+    }
+}
