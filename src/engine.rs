@@ -158,6 +158,9 @@ pub enum Request {
     /// Reads the text of versions that wait for OCR (or were never read).
     OcrPending {
         limit: Option<usize>,
+        /// Also versions whose extraction failed (after raising a limit).
+        #[serde(default)]
+        failed: bool,
     },
     /// The stored text of a document version.
     Text {
@@ -771,7 +774,7 @@ impl Engine {
             Request::Search(request) => self.search(&request),
             Request::Similar { doc, limit } => self.similar(&doc, limit),
             Request::Reindex => self.reindex(),
-            Request::OcrPending { limit } => self.ocr_pending(limit, actor),
+            Request::OcrPending { limit, failed } => self.ocr_pending(limit, failed, actor),
             Request::Text { doc, version } => self.text(&doc, version),
         }
     }

@@ -400,11 +400,22 @@ impl SearchIndex {
 
     /// The analyzed terms of `text` (lower-cased, stemmed, folded).
     pub fn analyze(&self, text: &str) -> Vec<String> {
+        self.analyze_positions(text).into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// The analyzed terms with their positions: stop words leave gaps, so a
+    /// phrase query must keep them ("Antrag auf Sondernutzung").
+    fn analyze_positions(&self, text: &str) -> Vec<(usize, String)> {
         let mut analyzer = self.analyzer.clone();
         let mut stream = analyzer.token_stream(text);
         let mut out = Vec::new();
         while let Some(token) = stream.next() {
-            out.push(token.text.clone());
+            out.push((token.position, token.text.clone()));
+        }
+        if let Some(&(first, _)) = out.first() {
+            for (p, _) in &mut out {
+                *p -= first;
+            }
         }
         out
     }
@@ -437,6 +448,11 @@ impl SearchIndex {
             let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
             hits.push(self.hit(&doc, score)?);
         }
+        // Equal scores (compound matches score alike) in a stable order that
+        // does not depend on how segments happen to be laid out.
+        hits.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| b.received.cmp(&a.received)).then_with(|| a.id.cmp(&b.id))
+        });
         let facets = if query.facets {
             let mut collector = FacetCollector::for_field("position_flat");
             collector.add_facet(Facet::root());
@@ -633,7 +649,8 @@ impl SearchIndex {
             // An unknown field name is taken as part of the text.
             Some(_) => vec![(f.title, TITLE_BOOST), (f.body, 1.0)],
         };
-        let terms = self.analyze(&literal.phrase);
+        let positioned = self.analyze_positions(&literal.phrase);
+        let terms: Vec<String> = positioned.iter().map(|(_, t)| t.clone()).collect();
         let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if field_name.is_none() {
             // An Aktenzeichen or Vorgangszeichen typed as it is.
@@ -679,7 +696,7 @@ impl SearchIndex {
                     terms.iter().map(|t| Term::from_field_text(field, t)).collect(),
                 ))
             } else {
-                let terms = terms.iter().enumerate().map(|(i, t)| (i, Term::from_field_text(field, t))).collect();
+                let terms = positioned.iter().map(|(p, t)| (*p, Term::from_field_text(field, t))).collect();
                 Box::new(PhraseQuery::new_with_offset_and_slop(terms, literal.slop))
             };
             alternatives.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));

@@ -212,7 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Similar { doc, limit } => Request::Similar { doc, limit },
         Command::Reindex => Request::Reindex,
-        Command::Ocr { pending: _, limit } => Request::OcrPending { limit },
+        Command::Ocr { pending: _, failed, limit } => Request::OcrPending { limit, failed },
         Command::Text { doc, version } => Request::Text { doc, version },
         Command::Version(VersionCommand::Add { doc, file }) => Request::VersionAdd { doc, file },
         Command::Move { doc, to, allow_duplicate } => Request::Move { doc, target: to, allow_duplicate },

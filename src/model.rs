@@ -472,6 +472,8 @@ pub struct Version {
 /// beside the record (see `catalog`), so listing documents never decodes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextInfo {
+    /// Serialised inline: `"status": "partial", "reason": "..."`.
+    #[serde(flatten)]
     pub status: TextStatus,
     /// Characters of text kept.
     pub chars: u64,

@@ -134,6 +134,10 @@ pub enum Command {
         /// Every version waiting for OCR, or never read
         #[arg(long, required = true)]
         pending: bool,
+        /// Also read again the versions whose extraction failed or was partial
+        /// (after raising a limit in akten.toml)
+        #[arg(long)]
+        failed: bool,
         /// At most this many versions
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
@@ -150,7 +154,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// What to look for (several words: all must match)
+    /// What to look for (several words: all must match; exclude with NOT word, or quote "antrag -carport")
     #[arg(required = true, value_name = "QUERY")]
     pub query: Vec<String>,
     /// Only in this plan position and the positions below it

@@ -181,7 +181,9 @@ fn a_stop_at_each_protocol_step_leaves_nothing_or_everything() {
         let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
         assert!(errors.is_empty(), "{catalog} step {step}: verify found {errors:#?}");
         match *step {
-            "catalog.flushed" | "index.before_commit" => assert_eq!(docs, 1, "{catalog} step {step}: a flushed commit must survive"),
+            "catalog.flushed" | "index.before_commit" => {
+                assert_eq!(docs, 1, "{catalog} step {step}: a flushed commit must survive")
+            }
             "catalog.applied" => assert!(docs <= 1),
             _ => assert_eq!(docs, 0, "{catalog} step {step}: nothing may be filed before the commit"),
         }

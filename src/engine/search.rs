@@ -134,11 +134,16 @@ pub(super) fn open_index(dir: &Path) -> Result<SearchIndex, Error> {
     }
 }
 
-/// Whether a version's text should be read (again) by `ocr --pending`.
-fn pending(info: &Option<TextInfo>) -> bool {
+/// Whether a version's text should be read (again) by `ocr --pending`
+/// (with `failed`: `ocr --pending --failed`).
+fn pending(info: &Option<TextInfo>, failed: bool) -> bool {
     match info {
         None => true,
-        Some(info) => matches!(info.status, TextStatus::AwaitingOcr),
+        Some(info) => match info.status {
+            TextStatus::AwaitingOcr => true,
+            TextStatus::Failed(_) | TextStatus::Partial(_) => failed,
+            _ => false,
+        },
     }
 }
 
@@ -276,15 +281,32 @@ impl Engine {
         let mut findings = Vec::new();
         let target = self.catalog.change_seq()?;
         let applied = self.index.applied_seq()?;
+        // Documents written after the index's last commit may differ; they
+        // are reported as lag, not as disagreement.
+        let mut pending: BTreeSet<DocId> = BTreeSet::new();
         if applied < target {
+            for (_, docs) in self.catalog.changes_since(applied)? {
+                pending.extend(docs);
+            }
             findings.push(Finding {
                 severity: Severity::Warning,
                 object: "search index".into(),
-                problem: format!("holds changes up to {applied} of {target}: the last writes are not searchable yet"),
+                problem: format!(
+                    "holds changes up to {applied} of {target}: the last writes ({} documents) are not searchable yet",
+                    pending.len()
+                ),
                 repair: "any command that opens the store catches it up (e.g. `akten search x`); or `akten reindex`"
                     .into(),
             });
-            return Ok(findings);
+        } else if applied > target {
+            findings.push(Finding {
+                severity: Severity::Error,
+                object: "search index".into(),
+                problem: format!(
+                    "claims changes up to {applied} but the catalog has only {target}: it belongs to another store or the catalog was restored from an older backup"
+                ),
+                repair: "run `akten reindex`".into(),
+            });
         }
         let mut in_index: HashMap<DocId, (u32, Option<String>)> = HashMap::new();
         for (id, version, az) in self.index.entries()? {
@@ -302,6 +324,10 @@ impl Engine {
             after = docs.last().map(|d| d.id);
             for doc in docs {
                 let object = format!("document {}", doc.id);
+                if pending.contains(&doc.id) {
+                    in_index.remove(&doc.id);
+                    continue;
+                }
                 match in_index.remove(&doc.id) {
                     None => findings.push(index_finding(object, "is missing from the search index".into())),
                     Some((version, az)) => {
@@ -429,7 +455,7 @@ impl Engine {
 
     /// Reads again every version waiting for OCR (and those stored before
     /// extraction existed), one commit per document.
-    pub(super) fn ocr_pending(&mut self, limit: Option<usize>, actor: &Actor) -> Result<Response, Error> {
+    pub(super) fn ocr_pending(&mut self, limit: Option<usize>, failed: bool, actor: &Actor) -> Result<Response, Error> {
         let mut work: Vec<(DocId, u32)> = Vec::new();
         let mut after: Option<DocId> = None;
         loop {
@@ -440,7 +466,7 @@ impl Engine {
             after = docs.last().map(|d| d.id);
             for doc in &docs {
                 for v in &doc.versions {
-                    if pending(&v.text) {
+                    if pending(&v.text, failed) {
                         work.push((doc.id, v.number));
                     }
                 }

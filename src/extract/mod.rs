@@ -232,7 +232,7 @@ impl Extractor {
                 Ok(w) => self.worker = Some(w),
                 Err(e) => {
                     return Extraction::status_only(TextStatus::Failed(format!(
-                        "the text reader could not start ({}: {e}); the original is stored, run `akten ocr --pending` once this is fixed",
+                        "the text reader could not start ({}: {e}); the original is stored; run `akten ocr --pending --failed` once this is fixed",
                         self.program.display()
                     )));
                 }
@@ -259,7 +259,7 @@ impl Extractor {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 self.discard_worker();
                 Extraction::status_only(TextStatus::Failed(format!(
-                    "reading the text took longer than {} s and was stopped; raise [extract] file_timeout_secs in akten.toml and run `akten ocr --pending`",
+                    "reading the text took longer than {} s and was stopped; raise [extract] file_timeout_secs in akten.toml and run `akten ocr --pending --failed`",
                     timeout.as_secs()
                 )))
             }
@@ -420,6 +420,46 @@ mod tests {
         assert_eq!(read_plain_text(&latin, 1 << 20).text, "Straße € 10");
         let cut = read_plain_text(&utf8, 4);
         assert!(matches!(cut.status, TextStatus::Partial(_)), "{:?}", cut.status);
+    }
+
+    /// A stand-in worker: a shell script that reads one job and then does
+    /// `action` (crash, hang, talk nonsense, answer properly).
+    fn fake_worker(dir: &Path, name: &str, action: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\nwhile read -r line; do\n{action}\ndone\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_crashing_hanging_or_confused_worker_costs_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pdf = dir.path().join("a.pdf");
+        std::fs::write(&pdf, b"%PDF-1.4\n").unwrap();
+        let answer =
+            r#"echo '{"status":{"status":"ok"},"text":"Bauantrag","pages":1,"ocr_pages":0,"ocr_language":null}'"#;
+        let cases = [
+            ("abort", "kill -ABRT $$", "aborted (signal 6)"),
+            ("segv", "kill -SEGV $$", "segmentation fault or stack overflow"),
+            ("oom", "kill -KILL $$", "killed (signal 9)"),
+            ("exit", "exit 3", "exited with status 3"),
+            ("garbage", "echo 'not json'", "answered nonsense"),
+            ("hang", "sleep 30", "longer than 1 s"),
+        ];
+        for (name, action, expected) in cases {
+            let config = ExtractConfig { file_timeout_secs: 1, ..ExtractConfig::default() };
+            let mut x = Extractor::new(config);
+            x.program = fake_worker(dir.path(), name, action);
+            let e = x.extract(&pdf, "application/pdf");
+            assert!(matches!(&e.status, TextStatus::Failed(r) if r.contains(expected)), "{name}: {:?}", e.status);
+            // The next file starts a fresh worker, which answers.
+            x.program = fake_worker(dir.path(), &format!("{name}-ok"), answer);
+            let e = x.extract(&pdf, "application/pdf");
+            assert_eq!((e.status, e.text.as_str()), (TextStatus::Ok, "Bauantrag"), "{name}: after the failure");
+            assert_eq!(x.stats().worker_starts, 2, "{name}");
+            assert_eq!(x.stats().worker_failures, 1, "{name}");
+        }
     }
 
     #[test]

@@ -42,6 +42,12 @@ struct OcrTask {
 pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>, scratch: &Path) -> Extraction {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+            return failed(format!(
+                "the file does not fit in the text reader's memory limit ([extract] memory_mib = {}); raise it and run `akten ocr --pending --failed`",
+                config.memory_mib
+            ));
+        }
         Err(e) => return failed(format!("cannot read the stored file: {e}")),
     };
     let max_stream = usize::try_from(config.max_decompressed_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
@@ -63,6 +69,11 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
     }
     let pages = doc.get_pages();
     let total = pages.len() as u32;
+    if total == 0 {
+        return failed(
+            "no page of the PDF could be read (damaged or cut off); the original is stored unchanged".into(),
+        );
+    }
     let mut problems: Vec<String> = Vec::new();
     if total > config.max_pages {
         problems.push(format!("only the first {} of {total} pages read ([extract] max_pages)", config.max_pages));
@@ -90,8 +101,9 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
         match largest_image(&doc, page_id) {
             Some(image) => tasks.push(OcrTask { page: number, image }),
             None => {
-                if unreadable && text.is_empty() {
-                    problems.push(format!("page {number}: its content could not be read"));
+                let missing = doc.get_page_contents(page_id).iter().any(|id| doc.get_object(*id).is_err());
+                if text.is_empty() && (unreadable || missing) {
+                    problems.push(format!("page {number}: its content is missing or damaged (file cut off?)"));
                 }
                 if !garbled {
                     texts[i] = text;
@@ -145,7 +157,7 @@ pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<
             return Extraction {
                 pages: Some(pages),
                 ..failed(format!(
-                    "page {}: {w}×{h} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending` if the scan is genuine",
+                    "page {}: {w}×{h} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending --failed` if the scan is genuine",
                     i + 1,
                     config.max_pixels
                 ))
@@ -282,7 +294,7 @@ fn page_image(
     let pixels = (width as u64).saturating_mul(height as u64);
     if pixels > config.max_pixels {
         return Err(format!(
-            "image of {width}×{height} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending` if the scan is genuine",
+            "image of {width}×{height} pixels is more than [extract] max_pixels ({}); raise it in akten.toml and run `akten ocr --pending --failed` if the scan is genuine",
             config.max_pixels
         ));
     }
@@ -477,7 +489,7 @@ fn via_pdfimages(pdf: &Path, page: u32, base: &Path, what: &str) -> Result<(Path
         .unwrap_or_default();
     match status {
         Err(_) => Err(format!(
-            "{what} needs `pdfimages` (poppler-utils), which is not installed; install it and run `akten ocr --pending`"
+            "{what} needs `pdfimages` (poppler-utils), which is not installed; install it and run `akten ocr --pending --failed`"
         )),
         Ok(_) if written.is_empty() => Err(format!("{what} could not be decoded by pdfimages")),
         Ok(_) => {

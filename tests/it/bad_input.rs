@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::util::{TestStore, have};
+use crate::util::{TestStore, need};
 
 /// Runs `args`, expects exit 2 with `expected` in stderr, and checks that
 /// the store did not change.
@@ -68,8 +68,7 @@ fn unreadable_file_is_refused() {
         return;
     }
     // Root reads anything, so run akten as an unprivileged user on a store it owns.
-    if !have("setpriv") {
-        eprintln!("SKIPPED unreadable_file_is_refused: running as root and `setpriv` (util-linux) is missing");
+    if !need("setpriv", "unreadable_file_is_refused (running as root)", "util-linux") {
         return;
     }
     let nobody = Command::new("chown").args(["-R", "65534:65534"]).arg(&s.path).status().unwrap();

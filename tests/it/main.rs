@@ -6,7 +6,9 @@
 mod bad_input;
 mod corruption;
 mod crash;
+mod ocr;
 mod plan;
+mod search;
 mod streaming;
 mod tour;
 mod util;

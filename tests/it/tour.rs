@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::util::{BIN, TestStore, berlin_year, have};
+use crate::util::{BIN, TestStore, berlin_year, need};
 
 #[test]
 fn whole_tour() {
@@ -129,8 +129,7 @@ fn at_time(s: &TestStore, process_tz: &str, wall_clock: &str, args: &[&str]) -> 
 /// midnight to the next, whatever the process's own time zone says.
 #[test]
 fn zda_on_new_years_eve_uses_berlin_dates() {
-    if !have("faketime") {
-        eprintln!("SKIPPED zda_on_new_years_eve_uses_berlin_dates: needs `faketime` (Debian package faketime)");
+    if !need("faketime", "zda_on_new_years_eve_uses_berlin_dates", "faketime") {
         return;
     }
     let s = TestStore::new();

@@ -153,3 +153,19 @@ pub fn have(program: &str) -> bool {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false)
 }
+
+/// Whether `program` is installed, for a test that needs it. Where it is
+/// missing the test says so and skips; under CI (`AKTEN_REQUIRE_TOOLS=1`,
+/// set by .ci/run, which installs every tool) a missing tool fails instead,
+/// so nothing is skipped silently there.
+#[track_caller]
+pub fn need(program: &str, test: &str, package: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    if std::env::var_os("AKTEN_REQUIRE_TOOLS").is_some() {
+        panic!("{test} needs `{program}` (Debian package {package}), and AKTEN_REQUIRE_TOOLS is set");
+    }
+    eprintln!("SKIPPED {test}: needs `{program}` (Debian package {package})");
+    false
+}
