@@ -34,7 +34,9 @@ use crate::model::{Akte, AkteId, BlobId, DocId, Dokument, Kennzeichen, Location,
 use crate::plan::Plan;
 
 /// Version of the key layout and value encoding, stored under `meta\0format`.
-pub const CATALOG_FORMAT: u32 = 1;
+/// 2 added extracted text (`txt\0`), the change log (`chg\0`) and optional
+/// record fields; a format-1 catalog is upgraded on open (nothing to convert).
+pub const CATALOG_FORMAT: u32 = 2;
 
 /// What can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -340,7 +342,13 @@ impl Catalog {
         let catalog = Catalog { path: dir.to_path_buf(), engine, kv: Kv::open(dir, engine, false)? };
         let found = catalog.kv.get(key::META_FORMAT).map_err(|e| catalog.storage(e))?;
         let found = found.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "none".into());
-        if found != CATALOG_FORMAT.to_string() {
+        if found == "1" {
+            // Format 2 only adds keys and optional fields: mark it upgraded.
+            catalog
+                .kv
+                .apply(vec![(key::META_FORMAT.to_vec(), Some(CATALOG_FORMAT.to_string().into_bytes()))])
+                .map_err(|e| catalog.storage(e))?;
+        } else if found != CATALOG_FORMAT.to_string() {
             return Err(CatalogError::Format { found });
         }
         Ok(catalog)
@@ -677,19 +685,6 @@ impl Catalog {
         }
     }
 
-    /// Every (document, version) with stored text.
-    pub fn text_keys(&self) -> Result<Vec<(DocId, u32)>, CatalogError> {
-        let mut out = Vec::new();
-        for k in self.scan_keys(key::TEXT)? {
-            if k.len() != 20 {
-                return Err(dangling(key::TEXT, "a malformed text key"));
-            }
-            let doc = DocId::from_bytes(uuid16(&k[..16], key::TEXT)?);
-            out.push((doc, u32::from_be_bytes(k[16..20].try_into().expect("4 bytes"))));
-        }
-        Ok(out)
-    }
-
     /// The number of the last change-log entry (0 when there is none).
     pub fn change_seq(&self) -> Result<u64, CatalogError> {
         Ok(self.get(key::META_CHANGE)?.unwrap_or(0))
@@ -900,5 +895,51 @@ pub mod tamper {
         txn.put_doc(&d, Some(&old));
         // Apply without an audit event: this is the tampering.
         catalog.kv.apply(txn.ops).map_err(|e| catalog.storage(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_format_1_catalog_is_upgraded_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::create(dir.path(), CatalogEngine::Redb).unwrap();
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"1".to_vec()))]).unwrap();
+        drop(catalog);
+        let catalog = Catalog::open(dir.path(), CatalogEngine::Redb).unwrap();
+        assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(CATALOG_FORMAT.to_string().into_bytes()));
+        assert_eq!(catalog.change_seq().unwrap(), 0);
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"3".to_vec()))]).unwrap();
+        drop(catalog);
+        assert!(
+            matches!(Catalog::open(dir.path(), CatalogEngine::Redb), Err(CatalogError::Format { found }) if found == "3")
+        );
+    }
+
+    #[test]
+    fn the_change_log_names_the_documents_of_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::create(dir.path(), CatalogEngine::Redb).unwrap();
+        let doc = DocId::new_random();
+        let mut txn = catalog.txn().unwrap();
+        txn.put_text(&doc, 1, "Bauantrag");
+        txn.commit().unwrap();
+        // A commit without documents adds no entry.
+        catalog.txn().unwrap().commit().unwrap();
+        let other = DocId::new_random();
+        let mut txn = catalog.txn().unwrap();
+        txn.put_text(&other, 1, "Widerspruch");
+        txn.put_text(&doc, 2, "Bauantrag, geändert");
+        txn.commit().unwrap();
+        assert_eq!(catalog.change_seq().unwrap(), 2);
+        let mut second = vec![doc, other];
+        second.sort();
+        assert_eq!(catalog.changes_since(0).unwrap(), vec![(1, vec![doc]), (2, second.clone())]);
+        assert_eq!(catalog.changes_since(1).unwrap(), vec![(2, second)]);
+        assert!(catalog.changes_since(2).unwrap().is_empty());
+        assert_eq!(catalog.text(&doc, 2).unwrap().as_deref(), Some("Bauantrag, geändert"));
+        assert_eq!(catalog.text(&doc, 3).unwrap(), None);
     }
 }
