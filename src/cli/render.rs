@@ -446,6 +446,7 @@ pub fn render(response: &Response) -> String {
             let fuzzy = if r.fuzzy { " (allowing one typo per word: few exact hits)" } else { "" };
             let _ = match (r.total, shown) {
                 (0, _) => writeln!(out, "no documents match \"{}\"{fuzzy}", r.query),
+                (1, _) => writeln!(out, "1 document matches \"{}\"{fuzzy}", r.query),
                 (t, s) if t == s => writeln!(out, "{t} documents match \"{}\"{fuzzy}", r.query),
                 (t, s) => writeln!(out, "{t} documents match \"{}\"{fuzzy}; the best {s}:", r.query),
             };
