@@ -166,13 +166,24 @@ pub struct Extractor {
 
 struct WorkerProcess {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed: end of input tells the worker to finish.
+    stdin: Option<ChildStdin>,
     replies: mpsc::Receiver<String>,
 }
 
 impl Drop for WorkerProcess {
     fn drop(&mut self) {
+        // A worker between jobs ends by itself at end of input (and removes
+        // its scratch directory); one that does not is killed.
+        drop(self.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         kill_group(&mut self.child);
+        let _ = std::fs::remove_dir_all(worker::scratch_dir_of(self.child.id()));
     }
 }
 
@@ -239,7 +250,8 @@ impl Extractor {
             }
         }
         let worker = self.worker.as_mut().expect("started above");
-        let sent = writeln!(worker.stdin, "{line}").and_then(|_| worker.stdin.flush());
+        let stdin = worker.stdin.as_mut().expect("open while the worker is in use");
+        let sent = writeln!(stdin, "{line}").and_then(|_| stdin.flush());
         let timeout = Duration::from_secs(self.config.file_timeout_secs.max(1));
         let reply = match sent {
             Ok(()) => worker.replies.recv_timeout(timeout),
@@ -334,7 +346,7 @@ impl Extractor {
                 }
             }
         });
-        Ok(WorkerProcess { child, stdin, replies: rx })
+        Ok(WorkerProcess { child, stdin: Some(stdin), replies: rx })
     }
 }
 

@@ -77,9 +77,15 @@ pub fn run() -> std::io::Result<()> {
 }
 
 fn scratch_dir() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("akten-extract-{}", std::process::id()));
+    let dir = scratch_dir_of(std::process::id());
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Where the worker with process id `pid` keeps its page images: the
+/// parent removes it when a worker had to be killed.
+pub(super) fn scratch_dir_of(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("akten-extract-{pid}"))
 }
 
 /// Peak resident memory of this process and of its finished children
