@@ -902,6 +902,26 @@ mod tests {
     }
 
     #[test]
+    fn snippets_mark_exact_and_compound_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let text = "Sehr geehrte Damen und Herren,\n\nhiermit stelle ich einen Bauantrag. Die Anträge   der Nachbarn liegen bei.";
+        let marks = MatchSpec { exact: index.analyze("antrag"), compound: index.analyze("antrag"), fuzzy: false };
+        let s = index.snippet(text, &marks, 60).unwrap();
+        let marked: Vec<&str> = s.marks.iter().map(|&(a, b)| &s.text[a..b]).collect();
+        assert_eq!(marked, ["Bauantrag", "Anträge"], "{s:?}");
+        assert!(!s.text.contains("  "), "whitespace collapsed: {s:?}");
+        let none = MatchSpec { exact: index.analyze("gebühr"), compound: vec![], fuzzy: false };
+        assert_eq!(index.snippet(text, &none, 60), None);
+    }
+
+    #[test]
+    fn fold_matches_the_analyzer_for_prefixes() {
+        assert_eq!(fold("Straß"), "strass");
+        assert_eq!(fold("ÜBERWEIS"), "uberweis");
+    }
+
+    #[test]
     fn one_edit() {
         assert!(within_one_edit("antrag", "antrga"));
         assert!(!within_one_edit("antrag", "natrga"));

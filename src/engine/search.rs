@@ -120,17 +120,17 @@ pub struct TextView {
     pub text: String,
 }
 
-/// Opens the index; one of another format is moved aside and rebuilt.
+/// Opens the index. One that cannot be opened (another format, a damaged
+/// `meta.json`) is removed and starts empty: it is derived data, and the
+/// next sync fills it from the catalog.
 pub(super) fn open_index(dir: &Path) -> Result<SearchIndex, Error> {
     match SearchIndex::open(dir) {
         Ok(index) => Ok(index),
-        Err(IndexError::Format { .. }) => {
-            // Derived data: a stale format is simply rebuilt from the catalog.
+        Err(_) => {
             std::fs::remove_dir_all(dir)
                 .map_err(|e| IndexError::Index { path: dir.to_path_buf(), detail: e.to_string() })?;
             Ok(SearchIndex::open(dir)?)
         }
-        Err(e) => Err(e.into()),
     }
 }
 

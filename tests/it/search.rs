@@ -206,6 +206,11 @@ fn the_index_is_derived_data() {
     assert_eq!(before, after);
     l.store.verify_clean();
 
+    // Damaged beyond opening: rebuilt the same way.
+    std::fs::write(l.store.path.join("index/meta.json"), b"{ not json").unwrap();
+    let damaged: Vec<Vec<String>> = queries.iter().map(|q| l.ids(q)).collect();
+    assert_eq!(before, damaged);
+
     // An index that disagrees with the catalog (another store's, with other
     // document ids and more changes) is reported by verify, per document,
     // and reindex repairs it.
