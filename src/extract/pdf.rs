@@ -8,6 +8,8 @@
 //! real resolution: DCT (JPEG) as it is, CCITT G4 decoded with `fax`,
 //! Flate/LZW/raw pixels through lopdf's bounded decoder; JBIG2, JPEG 2000
 //! and everything else through poppler's `pdfimages` where it is installed.
+//! A page with fonts but no readable text (fonts without a Unicode map) is
+//! tried with poppler's `pdftotext`, then rendered (`pdftoppm`) for OCR.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,7 +37,16 @@ pub enum OcrAvailability<'a> {
 /// One page the text layer did not cover.
 struct OcrTask {
     page: u32,
-    image: ObjectId,
+    source: PageSource,
+}
+
+/// What OCR reads for a page.
+enum PageSource {
+    /// The page's scan image, taken out as it is stored.
+    Image(ObjectId),
+    /// The page rendered by poppler's `pdftoppm` (text in fonts no tool
+    /// could decode).
+    Rendered,
 }
 
 /// Reads the PDF at `path`.
@@ -99,8 +110,21 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
             continue;
         }
         match largest_image(&doc, page_id) {
-            Some(image) => tasks.push(OcrTask { page: number, image }),
+            Some(image) => tasks.push(OcrTask { page: number, source: PageSource::Image(image) }),
             None => {
+                let has_fonts = doc.get_page_fonts(page_id).is_ok_and(|f| !f.is_empty());
+                // Text in fonts lopdf cannot map to Unicode: poppler often
+                // can; where it cannot either, the rendered page goes to OCR.
+                if has_fonts {
+                    if let Some(poppler) = pdftotext_page(path, number) {
+                        texts[i] = poppler;
+                        continue;
+                    }
+                    if garbled {
+                        tasks.push(OcrTask { page: number, source: PageSource::Rendered });
+                        continue;
+                    }
+                }
                 let missing = doc.get_page_contents(page_id).iter().any(|id| doc.get_object(*id).is_err());
                 if text.is_empty() && (unreadable || missing) {
                     problems.push(format!("page {number}: its content is missing or damaged (file cut off?)"));
@@ -271,6 +295,43 @@ fn run_ocr_tasks(
         .collect()
 }
 
+/// poppler's text of one page, if `pdftotext` is installed and finds
+/// readable text there.
+fn pdftotext_page(pdf: &Path, page: u32) -> Option<String> {
+    let page = page.to_string();
+    let out = Command::new("pdftotext")
+        .args(["-q", "-enc", "UTF-8", "-f", &page, "-l", &page])
+        .arg(pdf)
+        .arg("-")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = tidy(&String::from_utf8_lossy(&out.stdout).replace('\u{c}', "\n"));
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    (out.status.success() && letters >= 1 && letters * 10 >= visible * 4).then_some(text)
+}
+
+/// Renders the page at 300 dpi in grey with poppler's `pdftoppm`.
+fn rendered_page(pdf: &Path, page: u32, base: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    let page_arg = page.to_string();
+    let status = Command::new("pdftoppm")
+        .args(["-r", "300", "-gray", "-png", "-singlefile", "-f", &page_arg, "-l", &page_arg])
+        .arg(pdf)
+        .arg(base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let png = base.with_extension("png");
+    match status {
+        Err(_) => Err("its text is in fonts without a Unicode map, and rendering it for OCR needs `pdftoppm` (poppler-utils); install it and run `akten ocr --pending --failed`".into()),
+        Ok(s) if s.success() && png.is_file() => Ok((png.clone(), vec![png])),
+        Ok(_) => Err("its text is in fonts without a Unicode map, and pdftoppm could not render it".into()),
+    }
+}
+
 /// Writes the page's scan image to a file tesseract reads; returns it and
 /// the files to remove afterwards.
 fn page_image(
@@ -280,10 +341,12 @@ fn page_image(
     config: &ExtractConfig,
     base: &Path,
 ) -> Result<(PathBuf, Vec<PathBuf>), String> {
-    let stream = doc
-        .get_object(task.image)
-        .and_then(Object::as_stream)
-        .map_err(|e| format!("its image cannot be read ({e})"))?;
+    let image = match task.source {
+        PageSource::Image(id) => id,
+        PageSource::Rendered => return rendered_page(pdf, task.page, base),
+    };
+    let stream =
+        doc.get_object(image).and_then(Object::as_stream).map_err(|e| format!("its image cannot be read ({e})"))?;
     let dict = &stream.dict;
     let int = |key: &[u8]| dict.get(key).ok().and_then(|o| o.as_i64().ok());
     let width = int(b"Width").unwrap_or(0);
