@@ -10,13 +10,17 @@
 //! 1. validate the request against the catalog (nothing written yet);
 //! 2. stream new content into staged blobs ([`BlobStore::stage`]);
 //! 3. make those blobs durable ([`BlobStore::make_durable`]: fsync, rename,
-//!    fsync directory);
-//! 4. write all records and their audit events into one catalog batch and
-//!    commit it ([`crate::catalog::Txn::commit`]: apply atomically, flush);
-//! 5. only then answer.
+//!    fsync directory), and read their text in the extraction worker
+//!    ([`crate::extract`]);
+//! 4. write all records, their text and their audit events into one catalog
+//!    batch and commit it ([`crate::catalog::Txn::commit`]: apply
+//!    atomically, flush);
+//! 5. bring the search index up to the catalog's change log (`search.rs`);
+//! 6. only then answer.
 //!
 //! A crash before step 4 completes leaves at most orphan blobs (reported by
-//! `verify`, removed by `gc`); a crash after it leaves the whole operation.
+//! `verify`, removed by `gc`); a crash after it leaves the whole operation,
+//! and the index catches up on the next request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
