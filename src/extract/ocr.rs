@@ -113,6 +113,11 @@ impl Ocr for Tesseract {
     }
 }
 
+/// Whether `program` is found on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
 /// Drops tesseract's trailing form feed and blank-line runs.
 fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -75,7 +75,10 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
         }
     };
     drop(bytes);
-    if doc.is_encrypted() && doc.encryption_state.is_none() {
+    // lopdf's is_encrypted() misses an /Encrypt dictionary written inline
+    // in the trailer; the trailer entry is what the format defines.
+    let encrypted = doc.is_encrypted() || doc.trailer.get(b"Encrypt").is_ok();
+    if encrypted && doc.encryption_state.is_none() {
         return Extraction::status_only(TextStatus::Encrypted);
     }
     let pages = doc.get_pages();
@@ -91,39 +94,35 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
     }
     let mut texts: Vec<String> = vec![String::new(); pages.len().min(config.max_pages as usize)];
     let mut tasks = Vec::new();
+    // poppler's text of the whole file, taken once, only if a page needs it.
+    let mut poppler_text: Option<Vec<String>> = None;
     for (i, (&number, &page_id)) in pages.iter().take(texts.len()).enumerate() {
-        let mut text = String::new();
-        let mut unreadable = false;
-        for chunk in doc.extract_text_chunks_with_limit(&[number], max_stream) {
-            match chunk {
-                Ok(t) => text.push_str(&t),
-                Err(_) => unreadable = true,
-            }
-        }
-        let text = tidy(&text);
-        let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+        let (text, unreadable) = match page_text(&doc, page_id, max_stream) {
+            Ok(t) => (tidy(&t), false),
+            Err(_) => (String::new(), true),
+        };
+        let readable = text.chars().filter(|c| c.is_alphanumeric()).count();
         let visible = text.chars().filter(|c| !c.is_whitespace()).count();
         // Fonts without a Unicode map give symbol soup: treat as no text.
-        let garbled = visible > 0 && letters * 10 < visible * 4;
-        if letters >= MIN_PAGE_LETTERS && !garbled {
+        let garbled = visible > 0 && readable * 10 < visible * 4;
+        if readable >= MIN_PAGE_LETTERS && !garbled {
             texts[i] = text;
             continue;
         }
-        match largest_image(&doc, page_id) {
-            Some(image) => tasks.push(OcrTask { page: number, source: PageSource::Image(image) }),
+        match scan_image(&doc, page_id) {
+            Some(source) => tasks.push(OcrTask { page: number, source }),
             None => {
-                let has_fonts = doc.get_page_fonts(page_id).is_ok_and(|f| !f.is_empty());
-                // Text in fonts lopdf cannot map to Unicode: poppler often
-                // can; where it cannot either, the rendered page goes to OCR.
-                if has_fonts {
-                    if let Some(poppler) = pdftotext_page(path, number) {
-                        texts[i] = poppler;
-                        continue;
-                    }
-                    if garbled {
-                        tasks.push(OcrTask { page: number, source: PageSource::Rendered });
-                        continue;
-                    }
+                // Little or no text: fonts lopdf cannot map to Unicode, or
+                // text inside form XObjects. poppler often reads those; where
+                // it finds symbol soup too, the rendered page goes to OCR.
+                let poppler = poppler_text.get_or_insert_with(|| pdftotext_pages(path, config));
+                if let Some(page) = poppler.get(i).filter(|t| readable_text(t) && t.len() > text.len()) {
+                    texts[i] = page.clone();
+                    continue;
+                }
+                if garbled {
+                    tasks.push(OcrTask { page: number, source: PageSource::Rendered });
+                    continue;
                 }
                 let missing = doc.get_page_contents(page_id).iter().any(|id| doc.get_object(*id).is_err());
                 if text.is_empty() && (unreadable || missing) {
@@ -252,10 +251,95 @@ fn tidy(text: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// The biggest image on the page, if it is big enough to be a scan.
-fn largest_image(doc: &Document, page: ObjectId) -> Option<ObjectId> {
-    let images = doc.get_page_images(page).ok()?;
-    images.iter().filter(|i| i.width * i.height >= MIN_SCAN_PIXELS).max_by_key(|i| i.width * i.height).map(|i| i.id)
+/// What OCR should read on a page without text: its biggest image if it is
+/// big enough to be a scan; the rendered page where the images cannot even
+/// be listed (e.g. a size given as a reference); nothing otherwise.
+fn scan_image(doc: &Document, page: ObjectId) -> Option<PageSource> {
+    match doc.get_page_images(page) {
+        Ok(images) => images
+            .iter()
+            .filter(|i| i.width * i.height >= MIN_SCAN_PIXELS)
+            .max_by_key(|i| i.width * i.height)
+            .map(|i| PageSource::Image(i.id)),
+        Err(_) => Some(PageSource::Rendered),
+    }
+}
+
+/// The text of one page: lopdf decodes the strings with each font's
+/// encoding; unlike its `extract_text`, line moves (`Td`, `TD`, `Tm`, `T*`)
+/// become line breaks and wide `TJ` gaps spaces, so words on separate lines
+/// or set apart by positioning do not run together.
+fn page_text(doc: &Document, page: ObjectId, limit: usize) -> Result<String, lopdf::Error> {
+    use lopdf::Encoding;
+    let encodings: std::collections::BTreeMap<Vec<u8>, Encoding<'_>> = doc
+        .get_page_fonts(page)?
+        .into_iter()
+        .filter_map(|(name, font)| font.get_font_encoding_with_limit(doc, limit).ok().map(|e| (name, e)))
+        .collect();
+    let content = lopdf::content::Content::decode(&doc.get_page_content_with_limit(page, limit)?)?;
+    let mut out = String::new();
+    let mut encoding: Option<&Encoding<'_>> = None;
+    let separate = |out: &mut String, c: char| {
+        if !out.is_empty() && !out.ends_with(char::is_whitespace) {
+            out.push(c);
+        }
+    };
+    let show = |out: &mut String, encoding: Option<&Encoding<'_>>, operand: &Object| {
+        let Some(encoding) = encoding else { return };
+        match operand {
+            Object::String(bytes, _) => {
+                let _ = encoding.write_to_string(bytes, out);
+            }
+            Object::Array(items) => {
+                for item in items {
+                    match item {
+                        Object::String(bytes, _) => {
+                            let _ = encoding.write_to_string(bytes, out);
+                        }
+                        // A gap wider than a tenth of an em is a word break.
+                        Object::Integer(n) if *n < -100 => separate(out, ' '),
+                        Object::Real(n) if *n < -100.0 => separate(out, ' '),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    };
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => {
+                encoding = op.operands.first().and_then(|o| o.as_name().ok()).and_then(|n| encodings.get(n));
+            }
+            "Td" | "TD" | "Tm" | "T*" | "ET" => separate(&mut out, '\n'),
+            "Tj" | "TJ" => {
+                if let Some(operand) = op.operands.first() {
+                    show(&mut out, encoding, operand);
+                }
+            }
+            "'" => {
+                separate(&mut out, '\n');
+                if let Some(operand) = op.operands.first() {
+                    show(&mut out, encoding, operand);
+                }
+            }
+            "\"" => {
+                separate(&mut out, '\n');
+                if let Some(operand) = op.operands.get(2) {
+                    show(&mut out, encoding, operand);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Enough letters and digits, and mostly those, to be text.
+fn readable_text(text: &str) -> bool {
+    let readable = text.chars().filter(|c| c.is_alphanumeric()).count();
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    readable >= 1 && readable * 10 >= visible * 4
 }
 
 /// OCRs the tasks with at most `config.jobs()` in parallel, in page order.
@@ -295,41 +379,86 @@ fn run_ocr_tasks(
         .collect()
 }
 
-/// poppler's text of one page, if `pdftotext` is installed and finds
-/// readable text there.
-fn pdftotext_page(pdf: &Path, page: u32) -> Option<String> {
-    let page = page.to_string();
-    let out = Command::new("pdftotext")
-        .args(["-q", "-enc", "UTF-8", "-f", &page, "-l", &page])
-        .arg(pdf)
-        .arg("-")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let text = tidy(&String::from_utf8_lossy(&out.stdout).replace('\u{c}', "\n"));
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
-    (out.status.success() && letters >= 1 && letters * 10 >= visible * 4).then_some(text)
+/// poppler's text of the whole file, one entry per page (empty where
+/// `pdftotext` is not installed, fails or runs out of time).
+fn pdftotext_pages(pdf: &Path, config: &ExtractConfig) -> Vec<String> {
+    let mut command = Command::new("pdftotext");
+    command.args(["-q", "-enc", "UTF-8"]).arg(pdf).arg("-");
+    match run_limited(command, config.page_timeout_secs) {
+        Some(out) => String::from_utf8_lossy(&out).split('\u{c}').map(tidy).collect(),
+        None => Vec::new(),
+    }
 }
 
-/// Renders the page at 300 dpi in grey with poppler's `pdftoppm`.
-fn rendered_page(pdf: &Path, page: u32, base: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
-    let page_arg = page.to_string();
-    let status = Command::new("pdftoppm")
-        .args(["-r", "300", "-gray", "-png", "-singlefile", "-f", &page_arg, "-l", &page_arg])
-        .arg(pdf)
-        .arg(base)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let png = base.with_extension("png");
-    match status {
-        Err(_) => Err("its text is in fonts without a Unicode map, and rendering it for OCR needs `pdftoppm` (poppler-utils); install it and run `akten ocr --pending --failed`".into()),
-        Ok(s) if s.success() && png.is_file() => Ok((png.clone(), vec![png])),
-        Ok(_) => Err("its text is in fonts without a Unicode map, and pdftoppm could not render it".into()),
+/// Runs a poppler tool with a time limit; its standard output on success.
+fn run_limited(mut command: Command, timeout_secs: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let out = reader.join().ok()?;
+                return status.success().then_some(out);
+            }
+            Ok(None) if started.elapsed().as_secs() >= timeout_secs.max(1) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = reader.join();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(_) => return None,
+        }
     }
+}
+
+/// Renders the page in grey with poppler's `pdftoppm`, at 300 dpi or less
+/// so that it stays within `max_pixels`.
+fn rendered_page(
+    doc: &Document,
+    pdf: &Path,
+    page: u32,
+    config: &ExtractConfig,
+    base: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    let (w_pt, h_pt) = page_size_points(doc, page).unwrap_or((595.0, 842.0));
+    let pixels_at_300 = (w_pt * 300.0 / 72.0) * (h_pt * 300.0 / 72.0);
+    let scale = (config.max_pixels as f64 / pixels_at_300).sqrt().min(1.0);
+    let dpi = ((300.0 * scale) as u32).max(36).to_string();
+    let page_arg = page.to_string();
+    if !super::ocr::on_path("pdftoppm") {
+        return Err("it has to be rendered for OCR, which needs `pdftoppm` (poppler-utils); install it and run `akten ocr --pending --failed`".into());
+    }
+    let mut command = Command::new("pdftoppm");
+    command.args(["-r", &dpi, "-gray", "-png", "-singlefile", "-f", &page_arg, "-l", &page_arg]).arg(pdf).arg(base);
+    let png = base.with_extension("png");
+    match run_limited(command, config.page_timeout_secs) {
+        Some(_) if png.is_file() => Ok((png.clone(), vec![png])),
+        _ => Err("pdftoppm could not render it for OCR (or ran out of time)".into()),
+    }
+}
+
+/// Width and height of a page's MediaBox (inherited), in points.
+fn page_size_points(doc: &Document, page: u32) -> Option<(f64, f64)> {
+    let mut id = *doc.get_pages().get(&page)?;
+    for _ in 0..32 {
+        let dict = doc.get_dictionary(id).ok()?;
+        if let Ok(Object::Array(b)) = dict.get(b"MediaBox").and_then(|o| doc.dereference(o)).map(|(_, o)| o) {
+            let n: Vec<f64> = b.iter().filter_map(|o| o.as_float().ok().map(f64::from)).collect();
+            if n.len() == 4 {
+                return Some(((n[2] - n[0]).abs(), (n[3] - n[1]).abs()));
+            }
+        }
+        id = dict.get(b"Parent").ok()?.as_reference().ok()?;
+    }
+    None
 }
 
 /// Writes the page's scan image to a file tesseract reads; returns it and
@@ -343,12 +472,13 @@ fn page_image(
 ) -> Result<(PathBuf, Vec<PathBuf>), String> {
     let image = match task.source {
         PageSource::Image(id) => id,
-        PageSource::Rendered => return rendered_page(pdf, task.page, base),
+        PageSource::Rendered => return rendered_page(doc, pdf, task.page, config, base),
     };
     let stream =
         doc.get_object(image).and_then(Object::as_stream).map_err(|e| format!("its image cannot be read ({e})"))?;
     let dict = &stream.dict;
-    let int = |key: &[u8]| dict.get(key).ok().and_then(|o| o.as_i64().ok());
+    // Sizes may be given as references (/Height 8 0 R).
+    let int = |key: &[u8]| dict.get(key).ok().and_then(|o| doc.dereference(o).ok()).and_then(|(_, o)| o.as_i64().ok());
     let width = int(b"Width").unwrap_or(0);
     let height = int(b"Height").unwrap_or(0);
     if width <= 0 || height <= 0 {
@@ -384,7 +514,7 @@ fn page_image(
             let params = decode_params(doc, dict);
             let k = params.get(b"K").ok().and_then(|o| o.as_i64().ok()).unwrap_or(0);
             if k >= 0 {
-                return via_pdfimages(pdf, task.page, base, "a CCITT Group 3 image");
+                return via_pdfimages(pdf, task.page, base, config.page_timeout_secs, "a CCITT Group 3 image");
             }
             let columns = params.get(b"Columns").ok().and_then(|o| o.as_i64().ok()).unwrap_or(1728);
             let black_is_1 = matches!(params.get(b"BlackIs1"), Ok(Object::Boolean(true)));
@@ -412,7 +542,7 @@ fn page_image(
             Ok((png.clone(), vec![png]))
         }
         f if f.iter().any(|f| matches!(f.as_str(), "JBIG2Decode" | "JPXDecode" | "DCTDecode" | "CCITTFaxDecode")) => {
-            via_pdfimages(pdf, task.page, base, &format!("a {} image", f.join("+")))
+            via_pdfimages(pdf, task.page, base, config.page_timeout_secs, &format!("a {} image", f.join("+")))
         }
         _ => {
             let data = stream
@@ -461,9 +591,19 @@ fn page_image(
                         RgbImage::from_raw(w, h, rgb).map(image::DynamicImage::ImageRgb8)
                     }
                 }
-                _ => return via_pdfimages(pdf, task.page, base, "an image in an uncommon colour format"),
+                _ => {
+                    return via_pdfimages(
+                        pdf,
+                        task.page,
+                        base,
+                        config.page_timeout_secs,
+                        "an image in an uncommon colour format",
+                    );
+                }
             };
-            let image = image.ok_or("its image data is shorter than its size says")?;
+            let image = image.ok_or(
+                "its image data is shorter than its size says (a damaged image, or decoding it hit [extract] memory_mib)",
+            )?;
             image
                 .save_with_format(&png, ImageFormat::Png)
                 .map_err(|e| format!("cannot write a temporary image: {e}"))?;
@@ -524,16 +664,22 @@ fn color_components(doc: &Document, dict: &lopdf::Dictionary) -> Option<u32> {
 
 /// Lets poppler's `pdfimages` write the page's images (it decodes JBIG2,
 /// JPEG 2000 and the rest) and takes the largest.
-fn via_pdfimages(pdf: &Path, page: u32, base: &Path, what: &str) -> Result<(PathBuf, Vec<PathBuf>), String> {
+fn via_pdfimages(
+    pdf: &Path,
+    page: u32,
+    base: &Path,
+    timeout_secs: u64,
+    what: &str,
+) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    if !super::ocr::on_path("pdfimages") {
+        return Err(format!(
+            "{what} needs `pdfimages` (poppler-utils), which is not installed; install it and run `akten ocr --pending --failed`"
+        ));
+    }
     let page_arg = page.to_string();
-    let status = Command::new("pdfimages")
-        .args(["-f", &page_arg, "-l", &page_arg, "-png"])
-        .arg(pdf)
-        .arg(base)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let mut command = Command::new("pdfimages");
+    command.args(["-f", &page_arg, "-l", &page_arg, "-png"]).arg(pdf).arg(base);
+    let finished = run_limited(command, timeout_secs).is_some();
     let prefix = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = base.parent().unwrap_or(Path::new("."));
     let written: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -550,12 +696,10 @@ fn via_pdfimages(pdf: &Path, page: u32, base: &Path, what: &str) -> Result<(Path
                 .collect()
         })
         .unwrap_or_default();
-    match status {
-        Err(_) => Err(format!(
-            "{what} needs `pdfimages` (poppler-utils), which is not installed; install it and run `akten ocr --pending --failed`"
-        )),
-        Ok(_) if written.is_empty() => Err(format!("{what} could not be decoded by pdfimages")),
-        Ok(_) => {
+    match written.is_empty() {
+        true if finished => Err(format!("{what} could not be decoded by pdfimages")),
+        true => Err(format!("{what} could not be decoded by pdfimages in time")),
+        false => {
             let largest = written
                 .iter()
                 .max_by_key(|p| {
