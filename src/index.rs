@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, MoreLikeThisQuery, Occur, PhraseQuery, Query,
-    RangeQuery, RegexQuery, TermQuery,
+    RangeQuery, TermQuery,
 };
 use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{
@@ -163,6 +163,21 @@ struct Fields {
 struct Payload {
     format: u32,
     change_seq: u64,
+    /// Set on the intermediate commits of a rebuild: such an index is
+    /// incomplete and is rebuilt again.
+    #[serde(default)]
+    building: bool,
+}
+
+/// Where an index stands relative to the catalog's change log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexState {
+    /// Never committed: fill it from every document.
+    New,
+    /// A rebuild was interrupted: start it again.
+    Incomplete,
+    /// Holds every change up to this number.
+    At(u64),
 }
 
 pub struct SearchIndex {
@@ -285,10 +300,21 @@ impl SearchIndex {
         IndexError::Index { path: self.dir.clone(), detail: e.to_string() }
     }
 
-    /// The last catalog change number this index contains.
+    /// The last catalog change number this index contains (0 when none).
     pub fn applied_seq(&self) -> Result<u64, IndexError> {
+        Ok(match self.state()? {
+            IndexState::At(seq) => seq,
+            IndexState::New | IndexState::Incomplete => 0,
+        })
+    }
+
+    pub fn state(&self) -> Result<IndexState, IndexError> {
         let metas = self.index.load_metas().map_err(|e| self.err(e))?;
-        Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str::<Payload>(p).ok()).map_or(0, |p| p.change_seq))
+        Ok(match metas.payload.as_deref().and_then(|p| serde_json::from_str::<Payload>(p).ok()) {
+            None => IndexState::New,
+            Some(p) if p.building => IndexState::Incomplete,
+            Some(p) => IndexState::At(p.change_seq),
+        })
     }
 
     /// Documents in the index.
@@ -309,15 +335,43 @@ impl SearchIndex {
 
     /// Adds to the pending commit (for bulk loads; see [`Self::commit`]).
     pub fn stage(&mut self, upsert: &[IndexDoc], remove: &[DocId]) -> Result<(), IndexError> {
-        if self.writer.is_none() {
-            let writer = self.index.writer(self.writer_budget).map_err(|e| self.err(e))?;
-            self.writer = Some(writer);
-        }
+        self.ensure_writer()?;
         let fields = self.fields;
         for id in remove.iter().chain(upsert.iter().map(|d| &d.id)) {
             let writer = self.writer.as_ref().expect("created above");
             writer.delete_term(Term::from_field_text(fields.id, &id.to_string()));
         }
+        self.add(upsert)
+    }
+
+    /// Adds documents known not to be in the index (a rebuild after
+    /// [`Self::clear`]): no deletes to hold in memory until the commit.
+    pub fn stage_new(&mut self, docs: &[IndexDoc]) -> Result<(), IndexError> {
+        self.ensure_writer()?;
+        self.add(docs)
+    }
+
+    /// Removes every document (committed with the next commit).
+    pub fn clear(&mut self) -> Result<(), IndexError> {
+        self.ensure_writer()?;
+        let writer = self.writer.as_mut().expect("created above");
+        writer
+            .delete_all_documents()
+            .map_err(|e| IndexError::Index { path: self.dir.clone(), detail: e.to_string() })?;
+        Ok(())
+    }
+
+    fn ensure_writer(&mut self) -> Result<(), IndexError> {
+        if self.writer.is_none() {
+            // Small commits from one thread: one new segment per commit.
+            let threads = if self.writer_budget >= 128 * 1024 * 1024 { 2 } else { 1 };
+            let writer = self.index.writer_with_num_threads(threads, self.writer_budget).map_err(|e| self.err(e))?;
+            self.writer = Some(writer);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, upsert: &[IndexDoc]) -> Result<(), IndexError> {
         for doc in upsert {
             let document = self.document(doc);
             let writer = self.writer.as_ref().expect("created above");
@@ -328,7 +382,16 @@ impl SearchIndex {
 
     /// Commits what was staged, recording `change_seq`, and makes it visible.
     pub fn commit(&mut self, change_seq: u64) -> Result<(), IndexError> {
-        let payload = serde_json::to_string(&Payload { format: INDEX_FORMAT, change_seq }).expect("serialises");
+        self.commit_with(Payload { format: INDEX_FORMAT, change_seq, building: false })
+    }
+
+    /// Commits part of a rebuild: durable, but marked incomplete.
+    pub fn commit_partial(&mut self) -> Result<(), IndexError> {
+        self.commit_with(Payload { format: INDEX_FORMAT, change_seq: 0, building: true })
+    }
+
+    fn commit_with(&mut self, payload: Payload) -> Result<(), IndexError> {
+        let payload = serde_json::to_string(&payload).expect("serialises");
         let Some(writer) = self.writer.as_mut() else { return Ok(()) };
         let mut prepared =
             writer.prepare_commit().map_err(|e| IndexError::Index { path: self.dir.clone(), detail: e.to_string() })?;
@@ -430,19 +493,21 @@ impl SearchIndex {
         let filters = self.filters(query);
         let mut full = combine(text_query, &filters);
         let mut fuzzy = false;
-        let mut total = searcher.search(&*full, &Count).map_err(|e| self.err(e))?;
+        // Count and top hits in one pass over the postings.
+        let collector = (Count, TopDocs::with_limit(limit).order_by_score());
+        let (mut total, mut top) = searcher.search(&*full, &collector).map_err(|e| self.err(e))?;
         if total < FUZZY_BELOW && !query.text.trim().is_empty() {
             let mut fuzzy_marks = MatchSpec { fuzzy: true, ..MatchSpec::default() };
             let fuzzy_query = combine(self.text_query(&query.text, true, &mut fuzzy_marks), &filters);
-            let fuzzy_total = searcher.search(&*fuzzy_query, &Count).map_err(|e| self.err(e))?;
+            let (fuzzy_total, fuzzy_top) = searcher.search(&*fuzzy_query, &collector).map_err(|e| self.err(e))?;
             if fuzzy_total > total {
                 full = fuzzy_query;
                 total = fuzzy_total;
+                top = fuzzy_top;
                 fuzzy = true;
                 marks = fuzzy_marks;
             }
         }
-        let top = searcher.search(&*full, &TopDocs::with_limit(limit).order_by_score()).map_err(|e| self.err(e))?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
@@ -617,11 +682,7 @@ impl SearchIndex {
         let f = &self.fields;
         let raw = |field: Field| -> Box<dyn Query> {
             if literal.prefix {
-                let pattern = format!("{}.*", regex_escape(&literal.phrase));
-                match RegexQuery::from_pattern(&pattern, field) {
-                    Ok(q) => Box::new(q),
-                    Err(_) => Box::new(EmptyQuery),
-                }
+                prefix_query(field, &literal.phrase, true)
             } else {
                 Box::new(TermQuery::new(Term::from_field_text(field, &literal.phrase), IndexRecordOption::Basic))
             }
@@ -668,12 +729,9 @@ impl SearchIndex {
             let q: Box<dyn Query> = if literal.prefix {
                 // `straß*`: words that begin so, in their folded form.
                 let last = fold(literal.phrase.split_whitespace().last().unwrap_or(""));
-                let pattern = format!("{}.*", regex_escape(&last));
+                let q = prefix_query(field, &last, true);
                 marks.compound.push(last);
-                match RegexQuery::from_pattern(&pattern, field) {
-                    Ok(q) => Box::new(q),
-                    Err(_) => Box::new(EmptyQuery),
-                }
+                q
             } else if terms.len() == 1 {
                 let term = Term::from_field_text(field, &terms[0]);
                 if fuzzy && terms[0].chars().count() >= 4 {
@@ -707,13 +765,10 @@ impl SearchIndex {
         {
             let stem = &terms[0];
             marks.compound.push(stem.clone());
-            let starts = format!("{}.+", regex_escape(stem));
             let reversed: String = stem.chars().rev().collect();
-            let ends = format!("{}.+", regex_escape(&reversed));
-            for (pattern, field) in [(&starts, f.title), (&starts, f.body), (&ends, f.compound)] {
-                if let Ok(q) = RegexQuery::from_pattern(pattern, field) {
-                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), COMPOUND_BOOST))));
-                }
+            for (prefix, field) in [(stem, f.title), (stem, f.body), (&reversed, f.compound)] {
+                let q = prefix_query(field, prefix, false);
+                alternatives.push((Occur::Should, Box::new(BoostQuery::new(q, COMPOUND_BOOST))));
             }
         }
         if alternatives.len() == 1 {
@@ -842,17 +897,13 @@ pub fn fold(word: &str) -> String {
     out
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else {
-            out.push('\\');
-            out.push(c);
-        }
-    }
-    out
+/// Every term of `field` that starts with `prefix` (and is longer, unless
+/// `or_equal`): a range over the term dictionary, no automaton to compile.
+fn prefix_query(field: Field, prefix: &str, or_equal: bool) -> Box<dyn Query> {
+    let lower = Term::from_field_text(field, prefix);
+    let upper = Term::from_field_text(field, &format!("{prefix}\u{10FFFF}"));
+    let lower = if or_equal { Bound::Included(lower) } else { Bound::Excluded(lower) };
+    Box::new(RangeQuery::new(lower, Bound::Excluded(upper)))
 }
 
 fn within_one_edit(a: &str, b: &str) -> bool {

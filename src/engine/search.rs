@@ -18,15 +18,22 @@ use serde::{Deserialize, Serialize};
 
 use super::{Engine, Error, Response};
 use crate::audit::{Change, NewEvent};
-use crate::index::{IndexDoc, IndexError, SearchIndex, SearchQuery, Snippet};
+use crate::index::{IndexDoc, IndexError, IndexState, SearchIndex, SearchQuery, Snippet};
 use crate::model::{
     Actor, Akte, AkteId, Aktenzeichen, BlobId, DocId, DocKind, Dokument, Kennzeichen, Location, TextInfo, TextStatus,
     Vorgangszeichen,
 };
 use crate::verify::{Finding, Severity};
 
-/// Documents per index commit while rebuilding.
+/// Documents read from the catalog at a time while rebuilding.
 const REINDEX_BATCH: usize = 10_000;
+/// Documents per intermediate commit of a rebuild: bounds what the writer
+/// holds in memory.
+const REBUILD_COMMIT_EVERY: u64 = 100_000;
+/// Writer memory: two indexing threads for a rebuild, one for the small
+/// commits of ordinary requests (one new segment each).
+const REBUILD_WRITER_BUDGET: usize = 256 * 1024 * 1024;
+const SYNC_WRITER_BUDGET: usize = 64 * 1024 * 1024;
 /// Characters around the matches in a snippet.
 const SNIPPET_WIDTH: usize = 180;
 
@@ -166,18 +173,17 @@ impl Engine {
         if self.index_seq == target && target != 0 {
             return Ok(());
         }
-        let applied = self.index.applied_seq()?;
-        if applied == 0 && self.index.is_empty() {
+        let applied = match self.index.state()? {
             // A new index (new store, deleted index/, or a store from before
-            // the change log): fill it from every document.
-            if !self.catalog.docs_page(None, 1)?.is_empty() {
+            // the change log), or an interrupted rebuild: fill it from every
+            // document.
+            IndexState::New | IndexState::Incomplete => {
                 self.rebuild_index(target)?;
-            } else if target > 0 {
-                self.index.apply(&[], &[], target)?;
+                self.index_seq = target;
+                return Ok(());
             }
-            self.index_seq = target;
-            return Ok(());
-        }
+            IndexState::At(applied) => applied,
+        };
         if applied >= target {
             self.index_seq = applied;
             return Ok(());
@@ -198,11 +204,18 @@ impl Engine {
         self.index.stage(&upserts, &removed)?;
         crate::failpoint::hit("index.before_commit");
         self.index.commit(target)?;
+        // Let the merges this commit started finish: a process that ends
+        // right after would abandon them, and segments would pile up.
+        self.index.close_writer()?;
         self.index_seq = target;
         Ok(())
     }
 
+    /// Fills the index from every document, committing as it goes (marked
+    /// incomplete until the end, so an interrupted rebuild starts over).
     fn rebuild_index(&mut self, target: u64) -> Result<u64, Error> {
+        self.index.set_writer_budget(REBUILD_WRITER_BUDGET);
+        self.index.clear()?;
         let mut akten = HashMap::new();
         let mut after: Option<DocId> = None;
         let mut count = 0u64;
@@ -213,12 +226,17 @@ impl Engine {
             }
             after = docs.last().map(|d| d.id);
             let batch = docs.iter().map(|d| self.index_doc(d, &mut akten)).collect::<Result<Vec<_>, _>>()?;
-            self.index.stage(&batch, &[])?;
+            self.index.stage_new(&batch)?;
             count += batch.len() as u64;
+            if count.is_multiple_of(REBUILD_COMMIT_EVERY) {
+                self.index.commit_partial()?;
+            }
             self.progress.report("indexing documents", count, 0);
         }
         crate::failpoint::hit("index.before_commit");
         self.index.commit(target)?;
+        self.index.close_writer()?;
+        self.index.set_writer_budget(SYNC_WRITER_BUDGET);
         Ok(count)
     }
 
