@@ -105,7 +105,7 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
         let visible = text.chars().filter(|c| !c.is_whitespace()).count();
         // Fonts without a Unicode map give symbol soup: treat as no text.
         let garbled = visible > 0 && readable * 10 < visible * 4;
-        if readable >= MIN_PAGE_LETTERS && !garbled {
+        if readable >= MIN_PAGE_LETTERS && !garbled && !has_unmapped_cid_font(&doc, page_id) {
             texts[i] = text;
             continue;
         }
@@ -116,7 +116,9 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
                 // text inside form XObjects. poppler often reads those; where
                 // it finds symbol soup too, the rendered page goes to OCR.
                 let poppler = poppler_text.get_or_insert_with(|| pdftotext_pages(path, config));
-                if let Some(page) = poppler.get(i).filter(|t| readable_text(t) && t.len() > text.len()) {
+                let distrusted = garbled || has_unmapped_cid_font(&doc, page_id);
+                if let Some(page) = poppler.get(i).filter(|t| readable_text(t) && (distrusted || t.len() > text.len()))
+                {
                     texts[i] = page.clone();
                     continue;
                 }
@@ -333,6 +335,19 @@ fn page_text(doc: &Document, page: ObjectId, limit: usize) -> Result<String, lop
         }
     }
     Ok(out)
+}
+
+/// Whether the page uses a composite (CID) font without a ToUnicode map:
+/// lopdf then reads glyph ids as characters, which look like text but are
+/// not (Japanese, Chinese, many Arabic PDFs); poppler maps them through the
+/// font's character collection.
+fn has_unmapped_cid_font(doc: &Document, page: ObjectId) -> bool {
+    doc.get_page_fonts(page).is_ok_and(|fonts| {
+        fonts.values().any(|font| {
+            font.get(b"Subtype").and_then(Object::as_name).is_ok_and(|s| s == b"Type0")
+                && font.get(b"ToUnicode").is_err()
+        })
+    })
 }
 
 /// Enough letters and digits, and mostly those, to be text.
