@@ -29,7 +29,7 @@
 //!                               generated with `gen-docs.py --seed 1` into a temp file
 //!   AKTEN_BENCH_QUERIES         query set (default scripts/bench-queries.json)
 //!   AKTEN_BENCH_ROUNDS          timed rounds over all queries (default 20, after 1 warm-up)
-//!   AKTEN_BENCH_BUDGET          writer budget in bytes (default 64 MiB, what the engine uses)
+//!   AKTEN_BENCH_BUDGET          writer budget in bytes (default 256 MiB, what `akten reindex` uses)
 //!   AKTEN_BENCH_ONLY            scale | criterion (default: both)
 //!   AKTEN_BENCH_CRITERION_DOCS  index size for the criterion query groups (default 100000)
 //!   AKTEN_BENCH_INDEX_DOCS      documents per iteration of the criterion index group (default 10000)
@@ -54,7 +54,8 @@ use serde::{Deserialize, Serialize};
 
 const QUERY_TYPES: [&str; 6] = ["term", "and", "phrase", "prefix", "filtered", "fuzzy"];
 const BATCH: usize = 10_000;
-const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
+/// The scale runs fill an index as `akten reindex` does.
+const DEFAULT_BUDGET: usize = akten::index::REBUILD_WRITER_BUDGET;
 const CHILD_ENV: &str = "AKTEN_BENCH_SEARCH_CHILD";
 
 // ---------------------------------------------------------------------------- input
@@ -444,9 +445,14 @@ fn index_phase(docs_file: &Path, n: usize, budget: usize, dir: &Path) -> ScaleRe
     let mut done = 0;
     let (count, parse) = for_each_batch(docs_file, n, |batch| {
         let started = Instant::now();
-        index.stage(batch, &[]).unwrap();
-        stage += started.elapsed();
+        // As `akten reindex` fills an index: no per-document deletes, and a
+        // commit (marked incomplete) every 100,000 documents.
+        index.stage_new(batch).unwrap();
         done += batch.len();
+        if done % 100_000 == 0 {
+            index.commit_partial().unwrap();
+        }
+        stage += started.elapsed();
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
             let (_, rss) = memory_kib();

@@ -393,7 +393,7 @@ def report(info, scale, crit, fresh, args):
               f"stored text) | {f['db_size_mb'] * 1e6 / n:,.0f} | {load.get('peak_rss_mb_load', 0):,.0f} MiB "
               f"| {f['peak_rss_mb']:,.0f} MiB |")
         p("")
-        p("akten: SearchIndex::stage in batches of 10,000 + one commit, writer budget 64 MiB (the engine's); "
+        p("akten: SearchIndex::stage_new in batches of 10,000, a partial commit every 100,000 and a final commit, writer budget 256 MiB (as `akten reindex`); "
           "JSON parsing excluded; the index stores title and ids but not the body (the catalog keeps the text). "
           "FTS5 stores title and body. FTS5 peak RSS includes the mmapped database pages it touched. "
           "RSS figures are VmHWM (akten) and ru_maxrss (FTS5) of the process doing the work.")

@@ -52,6 +52,10 @@ pub const MIN_COMPOUND_PART: usize = 4;
 /// Weight of a compound match relative to an exact one.
 const COMPOUND_BOOST: f32 = 0.3;
 const TITLE_BOOST: f32 = 2.0;
+/// Writer memory: two indexing threads for a rebuild (`akten reindex`),
+/// one for the small commits of ordinary requests (one new segment each).
+pub const REBUILD_WRITER_BUDGET: usize = 256 * 1024 * 1024;
+pub const SYNC_WRITER_BUDGET: usize = 64 * 1024 * 1024;
 /// Fewer exact hits than this and search retries with one typo allowed.
 const FUZZY_BELOW: usize = 3;
 
@@ -287,7 +291,7 @@ impl SearchIndex {
             writer: None,
             fields,
             analyzer: german_analyzer(),
-            writer_budget: 64 * 1024 * 1024,
+            writer_budget: SYNC_WRITER_BUDGET,
         })
     }
 
@@ -488,26 +492,56 @@ impl SearchIndex {
     pub fn search(&self, query: &SearchQuery) -> Result<IndexResults, IndexError> {
         let searcher = self.reader.searcher();
         let limit = query.limit.max(1);
-        let mut marks = MatchSpec::default();
-        let text_query = self.text_query(&query.text, false, &mut marks);
         let filters = self.filters(query);
-        let mut full = combine(text_query, &filters);
-        let mut fuzzy = false;
-        // Count and top hits in one pass over the postings.
         let collector = (Count, TopDocs::with_limit(limit).order_by_score());
-        let (mut total, mut top) = searcher.search(&*full, &collector).map_err(|e| self.err(e))?;
-        if total < FUZZY_BELOW && !query.text.trim().is_empty() {
-            let mut fuzzy_marks = MatchSpec { fuzzy: true, ..MatchSpec::default() };
-            let fuzzy_query = combine(self.text_query(&query.text, true, &mut fuzzy_marks), &filters);
-            let (fuzzy_total, fuzzy_top) = searcher.search(&*fuzzy_query, &collector).map_err(|e| self.err(e))?;
-            if fuzzy_total > total {
-                full = fuzzy_query;
-                total = fuzzy_total;
-                top = fuzzy_top;
-                fuzzy = true;
-                marks = fuzzy_marks;
+        let text = query.text.trim();
+        if text.is_empty() {
+            let full = combine(None, &filters);
+            let (total, top) = searcher.search(&*full, &collector).map_err(|e| self.err(e))?;
+            return self.results(&searcher, &*full, total, false, top, MatchSpec::default(), query);
+        }
+        let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(text);
+        // One word also finds the compounds it begins or ends. Several words
+        // look for exact forms first (each compound alternative multiplies
+        // the work of an AND) and widen to compounds only when that finds
+        // fewer than a page of hits.
+        let several = literal_count(&ast) > 1;
+        let mut passes = vec![Mode { fuzzy: false, compounds: !several }];
+        if several {
+            passes.push(Mode { fuzzy: false, compounds: true });
+        }
+        passes.push(Mode { fuzzy: true, compounds: true });
+        type Pass = (usize, Vec<(f32, tantivy::DocAddress)>, MatchSpec, Mode, Box<dyn Query>);
+        let mut best: Option<Pass> = None;
+        for mode in passes {
+            let enough = if mode.fuzzy { FUZZY_BELOW } else { limit };
+            if let Some((total, ..)) = &best
+                && *total >= enough
+            {
+                break;
+            }
+            let mut marks = MatchSpec { fuzzy: mode.fuzzy, ..MatchSpec::default() };
+            let full = combine(Some(self.text_query(&ast, mode, &mut marks)), &filters);
+            let (total, top) = searcher.search(&*full, &collector).map_err(|e| self.err(e))?;
+            if best.as_ref().is_none_or(|(t, ..)| total > *t) {
+                best = Some((total, top, marks, mode, full));
             }
         }
+        let (total, top, marks, mode, full) = best.expect("at least one pass ran");
+        self.results(&searcher, &*full, total, mode.fuzzy, top, marks, query)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the parts of one search answer")]
+    fn results(
+        &self,
+        searcher: &tantivy::Searcher,
+        full: &dyn Query,
+        total: usize,
+        fuzzy: bool,
+        top: Vec<(f32, tantivy::DocAddress)>,
+        marks: MatchSpec,
+        query: &SearchQuery,
+    ) -> Result<IndexResults, IndexError> {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
@@ -521,7 +555,7 @@ impl SearchIndex {
         let facets = if query.facets {
             let mut collector = FacetCollector::for_field("position_flat");
             collector.add_facet(Facet::root());
-            let counts = searcher.search(&*full, &collector).map_err(|e| self.err(e))?;
+            let counts = searcher.search(full, &collector).map_err(|e| self.err(e))?;
             let mut out: Vec<(Kennzeichen, u64)> = counts
                 .get(Facet::root())
                 .filter_map(|(facet, n)| {
@@ -628,19 +662,15 @@ impl SearchIndex {
     }
 
     /// The user's query text as a tantivy query (`None`: match everything).
-    fn text_query(&self, text: &str, fuzzy: bool, marks: &mut MatchSpec) -> Option<Box<dyn Query>> {
-        if text.trim().is_empty() {
-            return None;
-        }
-        let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(text);
-        Some(self.convert(&ast, fuzzy, marks))
+    fn text_query(&self, ast: &UserInputAst, mode: Mode, marks: &mut MatchSpec) -> Box<dyn Query> {
+        self.convert(ast, mode, marks)
     }
 
-    fn convert(&self, ast: &UserInputAst, fuzzy: bool, marks: &mut MatchSpec) -> Box<dyn Query> {
+    fn convert(&self, ast: &UserInputAst, mode: Mode, marks: &mut MatchSpec) -> Box<dyn Query> {
         match ast {
             UserInputAst::Clause(clauses) => {
                 let parts: Vec<(Occur, Box<dyn Query>)> =
-                    clauses.iter().map(|(occur, sub)| (occur_of(*occur), self.convert(sub, fuzzy, marks))).collect();
+                    clauses.iter().map(|(occur, sub)| (occur_of(*occur), self.convert(sub, mode, marks))).collect();
                 if parts.iter().all(|(o, _)| *o == Occur::MustNot) {
                     // "-werbung" alone: everything except.
                     let mut parts = parts;
@@ -650,10 +680,10 @@ impl SearchIndex {
                 Box::new(BooleanQuery::new(parts))
             }
             UserInputAst::Boost(sub, boost) => {
-                Box::new(BoostQuery::new(self.convert(sub, fuzzy, marks), boost.into_inner() as f32))
+                Box::new(BoostQuery::new(self.convert(sub, mode, marks), boost.into_inner() as f32))
             }
             UserInputAst::Leaf(leaf) => match leaf.as_ref() {
-                UserInputLeaf::Literal(literal) => self.literal(literal, fuzzy, marks),
+                UserInputLeaf::Literal(literal) => self.literal(literal, mode, marks),
                 UserInputLeaf::All => Box::new(AllQuery),
                 UserInputLeaf::Set { field, elements } => {
                     let parts = elements
@@ -666,7 +696,7 @@ impl SearchIndex {
                                 slop: 0,
                                 prefix: false,
                             };
-                            (Occur::Should, self.literal(&lit, fuzzy, marks))
+                            (Occur::Should, self.literal(&lit, mode, marks))
                         })
                         .collect();
                     Box::new(BooleanQuery::new(parts))
@@ -678,7 +708,7 @@ impl SearchIndex {
         }
     }
 
-    fn literal(&self, literal: &UserInputLiteral, fuzzy: bool, marks: &mut MatchSpec) -> Box<dyn Query> {
+    fn literal(&self, literal: &UserInputLiteral, mode: Mode, marks: &mut MatchSpec) -> Box<dyn Query> {
         let f = &self.fields;
         let raw = |field: Field| -> Box<dyn Query> {
             if literal.prefix {
@@ -734,7 +764,7 @@ impl SearchIndex {
                 q
             } else if terms.len() == 1 {
                 let term = Term::from_field_text(field, &terms[0]);
-                if fuzzy && terms[0].chars().count() >= 4 {
+                if mode.fuzzy && terms[0].chars().count() >= 4 {
                     Box::new(FuzzyTermQuery::new(term, 1, true))
                 } else {
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
@@ -761,7 +791,11 @@ impl SearchIndex {
         }
         marks.exact.extend(terms.iter().cloned());
         // Compounds: "antrag" finds "Bauantrag" and "Antragsteller".
-        if terms.len() == 1 && !literal.prefix && field_name.is_none() && terms[0].chars().count() >= MIN_COMPOUND_PART
+        if mode.compounds
+            && terms.len() == 1
+            && !literal.prefix
+            && field_name.is_none()
+            && terms[0].chars().count() >= MIN_COMPOUND_PART
         {
             let stem = &terms[0];
             marks.compound.push(stem.clone());
@@ -850,6 +884,24 @@ impl SearchIndex {
             .map(|(s, e)| (map[s - start], map[e - start].min(out.len())))
             .collect();
         Some(Snippet { text: out.trim_end().to_string(), marks })
+    }
+}
+
+/// How a query's words are turned into term queries.
+#[derive(Clone, Copy, Debug)]
+struct Mode {
+    /// One edit allowed per word.
+    fuzzy: bool,
+    /// Words also match the compounds they begin or end.
+    compounds: bool,
+}
+
+/// The words and phrases of a parsed query.
+fn literal_count(ast: &UserInputAst) -> usize {
+    match ast {
+        UserInputAst::Clause(clauses) => clauses.iter().map(|(_, sub)| literal_count(sub)).sum(),
+        UserInputAst::Boost(sub, _) => literal_count(sub),
+        UserInputAst::Leaf(leaf) => usize::from(matches!(leaf.as_ref(), UserInputLeaf::Literal(_))),
     }
 }
 

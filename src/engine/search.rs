@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Engine, Error, Response};
 use crate::audit::{Change, NewEvent};
-use crate::index::{IndexDoc, IndexError, IndexState, SearchIndex, SearchQuery, Snippet};
+use crate::index::{
+    IndexDoc, IndexError, IndexState, REBUILD_WRITER_BUDGET, SYNC_WRITER_BUDGET, SearchIndex, SearchQuery, Snippet,
+};
 use crate::model::{
     Actor, Akte, AkteId, Aktenzeichen, BlobId, DocId, DocKind, Dokument, Kennzeichen, Location, TextInfo, TextStatus,
     Vorgangszeichen,
@@ -30,10 +32,7 @@ const REINDEX_BATCH: usize = 10_000;
 /// Documents per intermediate commit of a rebuild: bounds what the writer
 /// holds in memory.
 const REBUILD_COMMIT_EVERY: u64 = 100_000;
-/// Writer memory: two indexing threads for a rebuild, one for the small
-/// commits of ordinary requests (one new segment each).
-const REBUILD_WRITER_BUDGET: usize = 256 * 1024 * 1024;
-const SYNC_WRITER_BUDGET: usize = 64 * 1024 * 1024;
+
 /// Characters around the matches in a snippet.
 const SNIPPET_WIDTH: usize = 180;
 

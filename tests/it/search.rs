@@ -118,6 +118,9 @@ fn german_search_on_the_fixture_letters() {
     assert_eq!(l.sorted_names(&["antrag -carport"]), ["B", "C"]);
     assert_eq!(l.sorted_names(&["antrag NOT carport"]), ["B", "C"]);
     assert_eq!(l.names(&["sender:müller", "carport"]), ["A"], "field query");
+    // Several words: exact forms first, compounds when those find little
+    // (only "Antragsteller" goes with "Gebühren").
+    assert_eq!(l.names(&["antrag", "gebühren"]), ["C"]);
 
     // Filters: date of receipt, plan subtree, Akte, kind.
     assert_eq!(l.names(&["antrag", "--from", "2026-05-01", "--to", "30.06.2026"]), ["B"]);
