@@ -4,9 +4,10 @@
 //! German analysis ([`GERMAN`]): words are lower-cased, stop words dropped,
 //! Snowball-stemmed and folded (ä→a, ß→ss), so "Strasse" finds "Straße",
 //! "Mueller" finds "Müller" and "Anträge" finds "Antrag". Compounds: a
-//! query word also finds words that begin with it (prefix automaton on the
-//! stemmed terms) and words that end with it (prefix automaton on a field
-//! of reversed stems), both ranked below exact hits. The file-plan
+//! query word also finds words that begin with it (a term range on the
+//! stemmed terms) and words that end with it (a term range on a field of
+//! reversed stems), both ranked below exact hits; a query of several words
+//! widens to compounds only when its exact forms find less than a page. The file-plan
 //! position is a hierarchical facet of plan codes only, so a filter on
 //! `32.10` covers its whole subtree and facet counting stays cheap.
 //!
