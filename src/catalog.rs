@@ -399,6 +399,17 @@ impl Catalog {
         &self,
         prefix: &[u8],
         start: &[u8],
+        convert: impl FnMut(&[u8], &[u8]) -> Result<T, CatalogError>,
+    ) -> Result<Vec<T>, CatalogError> {
+        self.scan_limited(prefix, start, usize::MAX, convert)
+    }
+
+    /// [`Self::scan_with`], stopping after `limit` entries.
+    fn scan_limited<T>(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
         mut convert: impl FnMut(&[u8], &[u8]) -> Result<T, CatalogError>,
     ) -> Result<Vec<T>, CatalogError> {
         let mut out = Vec::new();
@@ -407,7 +418,7 @@ impl Catalog {
             .scan(prefix, start, &mut |k, v| match convert(k, v) {
                 Ok(value) => {
                     out.push(value);
-                    true
+                    out.len() < limit
                 }
                 Err(e) => {
                     failed = Some(e);
@@ -529,31 +540,20 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Up to `limit` documents in id order, after `after` (from the first
-    /// when `None`): for walking a large catalog without holding it all.
-    pub fn docs_page(&self, after: Option<&DocId>, limit: usize) -> Result<Vec<Dokument>, CatalogError> {
-        let start = match after {
-            None => key::DOC.to_vec(),
-            // The smallest key after `after`'s: its bytes followed by a zero.
-            Some(id) => key::join(&[key::DOC, id.as_bytes(), b"\0"]),
-        };
-        let mut out = Vec::new();
-        let mut failed = None;
-        self.kv
-            .scan(key::DOC, &start, &mut |k, v| match decode(k, v) {
-                Ok(doc) => {
-                    out.push(doc);
-                    out.len() < limit
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            })
-            .map_err(|e| self.storage(e))?;
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(out),
+    /// Calls `f` with every document, in id order, `batch` at a time: for
+    /// walking a large catalog without holding it all.
+    pub fn for_each_doc_batch<E: From<CatalogError>>(
+        &self,
+        batch: usize,
+        mut f: impl FnMut(Vec<Dokument>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut start = key::DOC.to_vec();
+        loop {
+            let docs: Vec<Dokument> = self.scan_limited(key::DOC, &start, batch, decode)?;
+            let Some(last) = docs.last() else { return Ok(()) };
+            // The smallest key after the last one: its bytes followed by a zero.
+            start = key::join(&[key::DOC, last.id.as_bytes(), b"\0"]);
+            f(docs)?;
         }
     }
 

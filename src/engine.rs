@@ -515,8 +515,8 @@ pub struct Engine {
     plan: Plan,
     progress: Box<dyn Progress>,
     index: SearchIndex,
-    /// The catalog change number the index holds, as far as this process knows.
-    index_seq: u64,
+    /// The catalog change number the index holds, once this process knows it.
+    index_seq: Option<u64>,
     extractor: Extractor,
 }
 
@@ -693,7 +693,7 @@ impl Engine {
             plan,
             progress: Box::new(NoProgress),
             index,
-            index_seq: 0,
+            index_seq: None,
             extractor,
         })
     }

@@ -332,13 +332,7 @@ impl SearchIndex {
     }
 
     /// Removes the documents in `remove`, then adds `upsert` (replacing
-    /// those with the same id), and commits with `change_seq` recorded.
-    pub fn apply(&mut self, upsert: &[IndexDoc], remove: &[DocId], change_seq: u64) -> Result<(), IndexError> {
-        self.stage(upsert, remove)?;
-        self.commit(change_seq)
-    }
-
-    /// Adds to the pending commit (for bulk loads; see [`Self::commit`]).
+    /// those with the same id); visible after [`Self::commit`].
     pub fn stage(&mut self, upsert: &[IndexDoc], remove: &[DocId]) -> Result<(), IndexError> {
         self.ensure_writer()?;
         let fields = self.fields;

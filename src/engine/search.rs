@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Engine, Error, Response};
 use crate::audit::{Change, NewEvent};
+use crate::catalog::Catalog;
 use crate::index::{
     IndexDoc, IndexError, IndexState, REBUILD_WRITER_BUDGET, SYNC_WRITER_BUDGET, SearchIndex, SearchQuery, Snippet,
 };
@@ -161,15 +162,10 @@ impl Engine {
         (extraction.info(Timestamp::now()), extraction.text)
     }
 
-    /// Peak memory of the extraction worker in this process's life, KiB.
-    pub fn extract_stats(&self) -> &crate::extract::ExtractStats {
-        self.extractor.stats()
-    }
-
     /// Brings the index up to the catalog's change log.
     pub(super) fn sync_index(&mut self) -> Result<(), Error> {
         let target = self.catalog.change_seq()?;
-        if self.index_seq == target && target != 0 {
+        if self.index_seq == Some(target) {
             return Ok(());
         }
         let applied = match self.index.state()? {
@@ -178,13 +174,13 @@ impl Engine {
             // document.
             IndexState::New | IndexState::Incomplete => {
                 self.rebuild_index(target)?;
-                self.index_seq = target;
+                self.index_seq = Some(target);
                 return Ok(());
             }
             IndexState::At(applied) => applied,
         };
         if applied >= target {
-            self.index_seq = applied;
+            self.index_seq = Some(applied);
             return Ok(());
         }
         let mut ids = BTreeSet::new();
@@ -196,7 +192,7 @@ impl Engine {
         let mut akten = HashMap::new();
         for id in ids {
             match self.catalog.doc(&id)? {
-                Some(doc) => upserts.push(self.index_doc(&doc, &mut akten)?),
+                Some(doc) => upserts.push(index_doc(&self.catalog, &doc, &mut akten)?),
                 None => removed.push(id),
             }
         }
@@ -206,7 +202,7 @@ impl Engine {
         // Let the merges this commit started finish: a process that ends
         // right after would abandon them, and segments would pile up.
         self.index.close_writer()?;
-        self.index_seq = target;
+        self.index_seq = Some(target);
         Ok(())
     }
 
@@ -216,65 +212,23 @@ impl Engine {
         self.index.set_writer_budget(REBUILD_WRITER_BUDGET);
         self.index.clear()?;
         let mut akten = HashMap::new();
-        let mut after: Option<DocId> = None;
         let mut count = 0u64;
-        loop {
-            let docs = self.catalog.docs_page(after.as_ref(), REINDEX_BATCH)?;
-            if docs.is_empty() {
-                break;
-            }
-            after = docs.last().map(|d| d.id);
-            let batch = docs.iter().map(|d| self.index_doc(d, &mut akten)).collect::<Result<Vec<_>, _>>()?;
-            self.index.stage_new(&batch)?;
+        let (catalog, index, progress) = (&self.catalog, &mut self.index, &self.progress);
+        catalog.for_each_doc_batch(REINDEX_BATCH, |docs| -> Result<(), Error> {
+            let batch = docs.iter().map(|d| index_doc(catalog, d, &mut akten)).collect::<Result<Vec<_>, _>>()?;
+            index.stage_new(&batch)?;
             count += batch.len() as u64;
             if count.is_multiple_of(REBUILD_COMMIT_EVERY) {
-                self.index.commit_partial()?;
+                index.commit_partial()?;
             }
-            self.progress.report("indexing documents", count, 0);
-        }
+            progress.report("indexing documents", count, 0);
+            Ok(())
+        })?;
         crate::failpoint::hit("index.before_commit");
         self.index.commit(target)?;
         self.index.close_writer()?;
         self.index.set_writer_budget(SYNC_WRITER_BUDGET);
         Ok(count)
-    }
-
-    /// The index's view of `doc`: its current version's text and where it is.
-    fn index_doc(&self, doc: &Dokument, akten: &mut HashMap<AkteId, Akte>) -> Result<IndexDoc, Error> {
-        let mut akte_of = |id: &AkteId| -> Result<Option<Akte>, Error> {
-            if let Some(a) = akten.get(id) {
-                return Ok(Some(a.clone()));
-            }
-            let a = self.catalog.akte(id)?;
-            if let Some(a) = &a {
-                akten.insert(*id, a.clone());
-            }
-            Ok(a)
-        };
-        let (akte, vorgangszeichen) = match &doc.location {
-            Location::Posteingang => (None, None),
-            Location::Akte { akte } => (akte_of(akte)?, None),
-            Location::Vorgang { akte, vorgang } => {
-                (akte_of(akte)?, self.catalog.vorgang(vorgang)?.map(|v| v.vorgangszeichen))
-            }
-        };
-        let version = doc.current();
-        let body = self.catalog.text(&doc.id, version.number)?.unwrap_or_default();
-        Ok(IndexDoc {
-            id: doc.id,
-            version: version.number,
-            title: doc.title.clone(),
-            body,
-            aktenzeichen: akte.as_ref().map(|a| a.aktenzeichen.clone()),
-            vorgangszeichen,
-            position: akte.as_ref().map(|a| a.position.clone()),
-            unit: akte.as_ref().map(|a| a.unit.clone()),
-            channel: doc.channel.clone(),
-            kind: doc.kind,
-            sender: doc.sender.clone(),
-            received: doc.received,
-            date: doc.date,
-        })
     }
 
     pub(super) fn reindex(&mut self) -> Result<Response, Error> {
@@ -289,7 +243,7 @@ impl Engine {
         self.index = open_index(&dir)?;
         let target = self.catalog.change_seq()?;
         let documents = self.rebuild_index(target)?;
-        self.index_seq = target;
+        self.index_seq = Some(target);
         Ok(Response::Reindexed(ReindexReport { documents, change_seq: target }))
     }
 
@@ -332,13 +286,8 @@ impl Engine {
             }
         }
         let mut akten = HashMap::new();
-        let mut after: Option<DocId> = None;
-        loop {
-            let docs = self.catalog.docs_page(after.as_ref(), REINDEX_BATCH)?;
-            if docs.is_empty() {
-                break;
-            }
-            after = docs.last().map(|d| d.id);
+        let catalog = &self.catalog;
+        catalog.for_each_doc_batch(REINDEX_BATCH, |docs| -> Result<(), Error> {
             for doc in docs {
                 let object = format!("document {}", doc.id);
                 if pending.contains(&doc.id) {
@@ -348,7 +297,7 @@ impl Engine {
                 match in_index.remove(&doc.id) {
                     None => findings.push(index_finding(object, "is missing from the search index".into())),
                     Some((version, az)) => {
-                        let expected = self.index_doc(&doc, &mut akten)?;
+                        let expected = index_doc(catalog, &doc, &mut akten)?;
                         if version != expected.version {
                             findings.push(index_finding(
                                 object,
@@ -367,7 +316,8 @@ impl Engine {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         for id in in_index.keys() {
             findings
                 .push(index_finding(format!("document {id}"), "is in the search index but not in the catalog".into()));
@@ -474,21 +424,12 @@ impl Engine {
     /// extraction existed), one commit per document.
     pub(super) fn ocr_pending(&mut self, limit: Option<usize>, failed: bool, actor: &Actor) -> Result<Response, Error> {
         let mut work: Vec<(DocId, u32)> = Vec::new();
-        let mut after: Option<DocId> = None;
-        loop {
-            let docs = self.catalog.docs_page(after.as_ref(), REINDEX_BATCH)?;
-            if docs.is_empty() {
-                break;
-            }
-            after = docs.last().map(|d| d.id);
+        self.catalog.for_each_doc_batch(REINDEX_BATCH, |docs| -> Result<(), Error> {
             for doc in &docs {
-                for v in &doc.versions {
-                    if pending(&v.text, failed) {
-                        work.push((doc.id, v.number));
-                    }
-                }
+                work.extend(doc.versions.iter().filter(|v| pending(&v.text, failed)).map(|v| (doc.id, v.number)));
             }
-        }
+            Ok(())
+        })?;
         let total = work.len();
         let take = limit.unwrap_or(usize::MAX).min(total);
         let mut results = Vec::new();
@@ -526,6 +467,42 @@ impl Engine {
             (total - take) + results.iter().filter(|r| matches!(r.text.status, TextStatus::AwaitingOcr)).count();
         Ok(Response::OcrDone(OcrReport { results, still_pending }))
     }
+}
+
+/// The index's view of `doc`: its current version's text and where it is.
+fn index_doc(catalog: &Catalog, doc: &Dokument, akten: &mut HashMap<AkteId, Akte>) -> Result<IndexDoc, Error> {
+    let mut akte_of = |id: &AkteId| -> Result<Option<Akte>, Error> {
+        if let Some(a) = akten.get(id) {
+            return Ok(Some(a.clone()));
+        }
+        let a = catalog.akte(id)?;
+        if let Some(a) = &a {
+            akten.insert(*id, a.clone());
+        }
+        Ok(a)
+    };
+    let (akte, vorgangszeichen) = match &doc.location {
+        Location::Posteingang => (None, None),
+        Location::Akte { akte } => (akte_of(akte)?, None),
+        Location::Vorgang { akte, vorgang } => (akte_of(akte)?, catalog.vorgang(vorgang)?.map(|v| v.vorgangszeichen)),
+    };
+    let version = doc.current();
+    let body = catalog.text(&doc.id, version.number)?.unwrap_or_default();
+    Ok(IndexDoc {
+        id: doc.id,
+        version: version.number,
+        title: doc.title.clone(),
+        body,
+        aktenzeichen: akte.as_ref().map(|a| a.aktenzeichen.clone()),
+        vorgangszeichen,
+        position: akte.as_ref().map(|a| a.position.clone()),
+        unit: akte.as_ref().map(|a| a.unit.clone()),
+        channel: doc.channel.clone(),
+        kind: doc.kind,
+        sender: doc.sender.clone(),
+        received: doc.received,
+        date: doc.date,
+    })
 }
 
 fn index_finding(object: String, problem: String) -> Finding {

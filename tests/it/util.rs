@@ -149,9 +149,7 @@ pub fn berlin_year() -> i16 {
 
 /// Whether a program is on PATH.
 pub fn have(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
+    akten::extract::ocr::on_path(program)
 }
 
 /// Whether `program` is installed, for a test that needs it. Where it is
