@@ -350,6 +350,53 @@ impl Extractor {
     }
 }
 
+/// Why a helper program (tesseract, poppler) gave no output.
+#[derive(Debug)]
+pub(crate) enum RunError {
+    Spawn(std::io::Error),
+    TimedOut,
+    Failed { status: std::process::ExitStatus, stderr: String },
+}
+
+/// Runs a helper program of the worker with a time limit, draining both of
+/// its output pipes while it runs (a full pipe would stall it); its
+/// standard output on success. On timeout it is killed.
+pub(crate) fn run_limited(mut command: Command, timeout: Duration) -> Result<Vec<u8>, RunError> {
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(RunError::Spawn)?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RunError::TimedOut);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(RunError::Spawn(e)),
+        }
+    };
+    let out = stdout.join().unwrap_or_default();
+    let err = stderr.join().unwrap_or_default();
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(RunError::Failed { status, stderr: String::from_utf8_lossy(&err).into_owned() })
+    }
+}
+
 fn describe_exit(status: std::process::ExitStatus, memory_mib: u64) -> String {
     match status.signal() {
         Some(libc::SIGSEGV) => "segmentation fault or stack overflow (signal 11)".into(),

@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::{RunError, run_limited};
 
 /// Why an image gave no text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,9 +27,8 @@ pub enum OcrError {
 /// Reads the text of an image file.
 pub trait Ocr: Sync {
     /// The text of `image` (all its pages). `pages` scales the timeout for
-    /// multi-page images; `scratch` is a path (without extension) the
-    /// engine may write its output to.
-    fn recognize(&self, image: &Path, pages: u32, scratch: &Path) -> Result<String, OcrError>;
+    /// multi-page images.
+    fn recognize(&self, image: &Path, pages: u32) -> Result<String, OcrError>;
     /// The language(s) it reads, as recorded with the text.
     fn language(&self) -> &str;
 }
@@ -63,49 +64,21 @@ impl Tesseract {
 }
 
 impl Ocr for Tesseract {
-    fn recognize(&self, image: &Path, pages: u32, scratch: &Path) -> Result<String, OcrError> {
-        let out_base = scratch.to_path_buf();
-        let mut out_txt = out_base.clone().into_os_string();
-        out_txt.push(".txt");
-        let out_txt = PathBuf::from(out_txt);
-        let mut child = Command::new(&self.program)
-            .arg(image)
-            .arg(&out_base)
-            .args(["-l", &self.language, "--psm", "1"])
-            .env("OMP_THREAD_LIMIT", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| OcrError::Unavailable(format!("`{}` cannot be run: {e}", self.program.display())))?;
+    fn recognize(&self, image: &Path, pages: u32) -> Result<String, OcrError> {
+        let mut command = Command::new(&self.program);
+        command.arg(image).arg("stdout").args(["-l", &self.language, "--psm", "1"]).env("OMP_THREAD_LIMIT", "1");
         let timeout = self.page_timeout * pages.max(1);
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() > timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let _ = std::fs::remove_file(&out_txt);
-                    return Err(OcrError::Timeout(timeout.as_secs()));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(OcrError::Failed(e.to_string())),
+        match run_limited(command, timeout) {
+            Ok(text) => Ok(clean(&String::from_utf8_lossy(&text))),
+            Err(RunError::Spawn(e)) => {
+                Err(OcrError::Unavailable(format!("`{}` cannot be run: {e}", self.program.display())))
             }
-        };
-        let text = std::fs::read(&out_txt);
-        let _ = std::fs::remove_file(&out_txt);
-        if !status.success() {
-            let mut err = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                use std::io::Read;
-                let _ = s.read_to_string(&mut err);
+            Err(RunError::TimedOut) => Err(OcrError::Timeout(timeout.as_secs())),
+            Err(RunError::Failed { status, stderr }) => {
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+                Err(OcrError::Failed(format!("tesseract ended with {status}: {last}")))
             }
-            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-            return Err(OcrError::Failed(format!("tesseract ended with {status}: {last}")));
         }
-        let text = text.map_err(|e| OcrError::Failed(format!("tesseract wrote no text: {e}")))?;
-        Ok(clean(&String::from_utf8_lossy(&text)))
     }
 
     fn language(&self) -> &str {

@@ -12,15 +12,16 @@
 //! tried with poppler's `pdftotext`, then rendered (`pdftoppm`) for OCR.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use image::{GrayImage, ImageFormat, RgbImage};
 use lopdf::{Document, Object, ObjectId};
 
 use super::ocr::Ocr;
-use super::{ExtractConfig, Extraction};
+use super::{ExtractConfig, Extraction, run_limited};
 use crate::model::TextStatus;
 
 /// A page needs OCR when its text layer has fewer letters than this.
@@ -171,7 +172,7 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
 }
 
 /// Reads a PNG, JPEG or TIFF (all its pages) with OCR.
-pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>, scratch: &Path) -> Extraction {
+pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>) -> Extraction {
     let sizes = match image_page_sizes(path) {
         Ok(s) => s,
         Err(e) => return failed(format!("not a readable image ({e}); the original is stored unchanged")),
@@ -196,7 +197,7 @@ pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<
         OcrAvailability::Ready(engine) => *engine,
     };
     let language = Some(engine.language().to_string());
-    match engine.recognize(path, pages, &scratch.join("image")) {
+    match engine.recognize(path, pages) {
         Ok(text) => {
             let status = if text.trim().is_empty() { TextStatus::Empty } else { TextStatus::Ok };
             Extraction {
@@ -377,7 +378,7 @@ fn run_ocr_tasks(
                     let Some(task) = tasks.get(i) else { break };
                     let base = scratch.join(format!("p{}", task.page));
                     let result = page_image(doc, pdf, task, config, &base).and_then(|(image, cleanup)| {
-                        let text = engine.recognize(&image, 1, &base).map_err(|e| e.to_string());
+                        let text = engine.recognize(&image, 1).map_err(|e| e.to_string());
                         for f in cleanup {
                             let _ = std::fs::remove_file(f);
                         }
@@ -399,38 +400,9 @@ fn run_ocr_tasks(
 fn pdftotext_pages(pdf: &Path, config: &ExtractConfig) -> Vec<String> {
     let mut command = Command::new("pdftotext");
     command.args(["-q", "-enc", "UTF-8"]).arg(pdf).arg("-");
-    match run_limited(command, config.page_timeout_secs) {
-        Some(out) => String::from_utf8_lossy(&out).split('\u{c}').map(tidy).collect(),
-        None => Vec::new(),
-    }
-}
-
-/// Runs a poppler tool with a time limit; its standard output on success.
-fn run_limited(mut command: Command, timeout_secs: u64) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
-    let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let out = reader.join().ok()?;
-                return status.success().then_some(out);
-            }
-            Ok(None) if started.elapsed().as_secs() >= timeout_secs.max(1) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = reader.join();
-                return None;
-            }
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
-            Err(_) => return None,
-        }
+    match run_limited(command, Duration::from_secs(config.page_timeout_secs)) {
+        Ok(out) => String::from_utf8_lossy(&out).split('\u{c}').map(tidy).collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -454,8 +426,8 @@ fn rendered_page(
     let mut command = Command::new("pdftoppm");
     command.args(["-r", &dpi, "-gray", "-png", "-singlefile", "-f", &page_arg, "-l", &page_arg]).arg(pdf).arg(base);
     let png = base.with_extension("png");
-    match run_limited(command, config.page_timeout_secs) {
-        Some(_) if png.is_file() => Ok((png.clone(), vec![png])),
+    match run_limited(command, Duration::from_secs(config.page_timeout_secs)) {
+        Ok(_) if png.is_file() => Ok((png.clone(), vec![png])),
         _ => Err("pdftoppm could not render it for OCR (or ran out of time)".into()),
     }
 }
@@ -694,7 +666,7 @@ fn via_pdfimages(
     let page_arg = page.to_string();
     let mut command = Command::new("pdfimages");
     command.args(["-f", &page_arg, "-l", &page_arg, "-png"]).arg(pdf).arg(base);
-    let finished = run_limited(command, timeout_secs).is_some();
+    let finished = run_limited(command, Duration::from_secs(timeout_secs)).is_ok();
     let prefix = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = base.parent().unwrap_or(Path::new("."));
     let written: Vec<PathBuf> = std::fs::read_dir(dir)

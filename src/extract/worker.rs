@@ -53,7 +53,7 @@ pub fn run() -> std::io::Result<()> {
                 let _ = std::fs::create_dir_all(&per_job);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job.media_type.as_str() {
                     "application/pdf" => pdf::extract_pdf(&job.path, &job.config, &availability, &per_job),
-                    _ => pdf::extract_image(&job.path, &job.config, &availability, &per_job),
+                    _ => pdf::extract_image(&job.path, &job.config, &availability),
                 }));
                 let _ = std::fs::remove_dir_all(&per_job);
                 result.unwrap_or_else(|panic| {
