@@ -65,6 +65,7 @@ fn doc(i: usize, akte: AkteId, now: Timestamp) -> Dokument {
             added_at: now,
             added_by: Actor::new("poststelle"),
             text: None,
+            scan: None,
         }],
     }
 }

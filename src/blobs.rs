@@ -326,10 +326,24 @@ impl BlobStore {
         };
         for entry in entries {
             let path = entry.map_err(io_err(&self.tmp))?.path();
-            fs::remove_file(&path).map_err(io_err(&path))?;
+            if path.is_dir() {
+                // Work directories (the parts of a batch scan being split).
+                fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            } else {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
             removed += 1;
         }
         Ok(removed)
+    }
+
+    /// A fresh, empty work directory under `blobs/tmp/`: on the blobs' file
+    /// system, removed with the other leftovers when the store is opened.
+    pub fn work_dir(&self, name: &str) -> Result<PathBuf, BlobError> {
+        let dir = self.tmp.join(format!("{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(dir)
     }
 
     fn open_existing(&self, id: &BlobId, path: &Path) -> Result<File, BlobError> {

@@ -25,8 +25,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use jiff::Timestamp;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEvent, ChainHead, NewEvent, ObjectKind, ObjectRef};
 use crate::failpoint;
@@ -249,6 +250,18 @@ pub struct PlanRecord {
 pub type LocationEntry = (Option<[u8; 16]>, DocId);
 
 /// The open catalog.
+/// One file the mailroom took in, keyed by the blob of its bytes: a file
+/// with these bytes is never taken in twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeRecord {
+    pub blob: BlobId,
+    pub file_name: String,
+    pub station: String,
+    pub taken_at: Timestamp,
+    /// The documents made from it, in page order.
+    pub docs: Vec<DocId>,
+}
+
 pub struct Catalog {
     path: PathBuf,
     engine: CatalogEngine,
@@ -276,6 +289,8 @@ mod key {
     pub const TEXT: &[u8] = b"txt\0";
     pub const CHANGE: &[u8] = b"chg\0";
     pub const META_CHANGE: &[u8] = b"meta\0change_seq";
+    pub const INTAKE: &[u8] = b"ink\0";
+    pub const INTAKE_ATTEMPTS: &[u8] = b"inatt\0";
 
     pub fn join(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -703,6 +718,22 @@ impl Catalog {
         })
     }
 
+    /// The intake of a file with the bytes `blob`, if it was taken in.
+    pub fn intake(&self, blob: &BlobId) -> Result<Option<IntakeRecord>, CatalogError> {
+        self.get(&key::join(&[key::INTAKE, blob.as_bytes()]))
+    }
+
+    /// Every intake record.
+    pub fn intakes(&self) -> Result<Vec<IntakeRecord>, CatalogError> {
+        self.scan(key::INTAKE)
+    }
+
+    /// How often reading a file with the bytes `blob` crashed or hung the
+    /// text reader (kept across restarts; cleared by its intake or a retry).
+    pub fn intake_attempts(&self, blob: &BlobId) -> Result<u32, CatalogError> {
+        Ok(self.get(&key::join(&[key::INTAKE_ATTEMPTS, blob.as_bytes()]))?.unwrap_or(0))
+    }
+
     /// Starts collecting the writes of one operation.
     pub fn txn(&self) -> Result<Txn<'_>, CatalogError> {
         Ok(Txn {
@@ -817,6 +848,19 @@ impl Txn<'_> {
     pub fn put_text(&mut self, doc: &DocId, version: u32, text: &str) {
         self.changed.insert(*doc);
         self.insert(text_key(doc, version), text.as_bytes().to_vec());
+    }
+
+    /// Records that the file with bytes `record.blob` was taken in, and
+    /// forgets its failed attempts.
+    pub fn put_intake(&mut self, record: &IntakeRecord) {
+        self.insert(key::join(&[key::INTAKE, record.blob.as_bytes()]), encode(record));
+        self.remove(key::join(&[key::INTAKE_ATTEMPTS, record.blob.as_bytes()]));
+    }
+
+    /// Sets the failed attempts of the file with bytes `blob` (0 forgets them).
+    pub fn set_intake_attempts(&mut self, blob: &BlobId, attempts: u32) {
+        let k = key::join(&[key::INTAKE_ATTEMPTS, blob.as_bytes()]);
+        if attempts == 0 { self.remove(k) } else { self.insert(k, encode(&attempts)) }
     }
 
     /// Appends an audit event to this operation, chained after the last one.

@@ -45,7 +45,10 @@ use crate::plan::{Plan, PlanChanges, PlanConflict, PlanErrors};
 use crate::store::{Config, Store, StoreError};
 use crate::verify::{self, GcReport, VerifyReport};
 
+mod intake;
 mod search;
+
+pub use intake::{CoverSheetSpec, FailedFile, IntakeDoc, IntakeOutcome};
 pub use search::{
     FacetCount, OcrReport, ReindexReport, SearchHit, SearchReport, SearchRequest, SimilarReport, TextView,
 };
@@ -171,6 +174,19 @@ pub enum Request {
         doc: String,
         version: Option<u32>,
     },
+    /// The files in `<store>/failed/`, with why.
+    IntakeFailed,
+    /// Puts a file from failed/ back into the folder it came from.
+    IntakeRetry {
+        name: String,
+    },
+    /// A cover sheet for an Akte or Vorgang, or (neither given) a separator.
+    CoverSheet {
+        akte: Option<String>,
+        vorgang: Option<String>,
+        kind: Option<DocKind>,
+        received: Option<Date>,
+    },
 }
 
 /// Which Akten `akte list` shows.
@@ -214,6 +230,9 @@ pub enum Response {
     Reindexed(ReindexReport),
     OcrDone(OcrReport),
     Text(TextView),
+    IntakeFailed { files: Vec<FailedFile> },
+    IntakeRetried { name: String, to: PathBuf },
+    CoverSheet(CoverSheetSpec),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -494,7 +513,7 @@ pub enum PlanSource {
 }
 
 /// Receives progress of long operations (verify, gc); the CLI draws it.
-pub trait Progress {
+pub trait Progress: Send {
     fn report(&self, what: &str, done: u64, total: u64);
 }
 
@@ -731,6 +750,11 @@ impl Engine {
     fn dispatch(&mut self, request: Request, actor: &Actor) -> Result<Response, Error> {
         match request {
             Request::PlanShow { code } => self.plan_show(code.as_deref()),
+            Request::IntakeFailed => self.intake_failed(),
+            Request::IntakeRetry { name } => self.intake_retry(&name, actor),
+            Request::CoverSheet { akte, vorgang, kind, received } => {
+                self.cover_sheet(akte.as_deref(), vorgang.as_deref(), kind, received)
+            }
             Request::PlanImport { file, name, version, dry_run } => {
                 self.plan_import(&file, name.as_deref(), version.as_deref(), dry_run, actor)
             }
@@ -1275,6 +1299,7 @@ impl Engine {
                     added_at: now,
                     added_by: actor.clone(),
                     text: Some(text_info),
+                    scan: None,
                 }],
             };
             let mut also_filed: Vec<(DocId, Place)> = Vec::new();
@@ -1351,6 +1376,7 @@ impl Engine {
             added_at: now,
             added_by: actor.clone(),
             text: Some(text_info),
+            scan: None,
         };
         let mut new = doc.clone();
         new.versions.push(version.clone());

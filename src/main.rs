@@ -25,7 +25,7 @@ use clap::Parser;
 use akten::store::Config;
 
 use crate::cli::args::{
-    AkteCommand, Cli, Command, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
+    AkteCommand, Cli, Command, IntakeCommand, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
 };
 
 const STORE_ENV: &str = "AKTEN_STORE";
@@ -212,6 +212,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Similar { doc, limit } => Request::Similar { doc, limit },
         Command::Reindex => Request::Reindex,
+        Command::Intake(IntakeCommand::Failed) => Request::IntakeFailed,
+        Command::Intake(IntakeCommand::Retry { name }) => Request::IntakeRetry { name },
+        Command::Intake(IntakeCommand::Run) => {
+            let engine = open_engine(&location, true, &actor)?;
+            return intake_run(engine);
+        }
+        Command::Coversheet(args) => {
+            let request = Request::CoverSheet {
+                akte: args.akte,
+                vorgang: args.vorgang,
+                kind: args.kind.map(doc_kind),
+                received: args.received.as_deref().map(akten::calendar::Calendar::parse_date).transpose()?,
+            };
+            let mut engine = open_engine(&location, false, &actor)?;
+            let response = engine.handle(request, &actor)?;
+            return write_cover_sheet(&response, &args.output, json);
+        }
         Command::Ocr { pending: _, failed, limit } => Request::OcrPending { limit, failed },
         Command::Text { doc, version } => Request::Text { doc, version },
         Command::Version(VersionCommand::Add { doc, file }) => Request::VersionAdd { doc, file },
@@ -339,6 +356,53 @@ fn get(
             engine.read_verified(&blob, &mut stdout)?;
             stdout.flush().context("writing to standard output")?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `akten intake run`: the mailroom in the foreground until the folders
+/// hold nothing more to take.
+fn intake_run(engine: Engine) -> anyhow::Result<ExitCode> {
+    let engine = std::sync::Arc::new(std::sync::Mutex::new(engine));
+    let mut mailroom = akten::intake::mailroom::Mailroom::new(engine, Box::new(|line| println!("{line}")));
+    mailroom.run(&|| false, true);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `akten coversheet`: the engine checks the target; the sheet is drawn here
+/// and written through a temporary name.
+fn write_cover_sheet(response: &Response, output: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let Response::CoverSheet(spec) = response else { bail!("unexpected response to coversheet") };
+    let target = akten::coversheet::parse(&spec.payload).context("the engine made an unreadable cover sheet")?;
+    let pdf = akten::coversheet::render_pdf(&akten::coversheet::CoverSheetPrint {
+        target,
+        akte_title: spec.akte_title.clone(),
+        vorgang_title: spec.vorgang_title.clone(),
+        position: spec.position.clone(),
+    });
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = output.file_name().with_context(|| format!("{}: not a file name", output.display()))?;
+    let temp = dir.join(format!(".{}.akten-{}.tmp", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&temp, &pdf)
+        .and_then(|()| std::fs::rename(&temp, output))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
+        .with_context(|| format!("cannot write {}: check the directory exists and is writable", output.display()))?;
+    if json {
+        print_response(response, true)?;
+    } else {
+        let what = match (&spec.vorgang_title, &spec.akte_title) {
+            (None, None) => "separator sheet".to_string(),
+            _ => format!("cover sheet ({})", spec.payload),
+        };
+        emit(&format!(
+            "wrote {}: {what}; print it at 100 % and put it on top of the document before scanning\n",
+            output.display()
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -466,6 +466,45 @@ pub struct Version {
     /// written before extraction existed (`akten ocr --pending` fills it in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<TextInfo>,
+    /// The scan record (Transfervermerk) where the version came in as a scan
+    /// through the mailroom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<Box<ScanRecord>>,
+}
+
+/// How a paper document became this version (Transfervermerk after BSI
+/// TR-RESISCAN): what was scanned, where, by whom and with what, and which
+/// scan product it came from. The paper original may be destroyed from
+/// `paper_destroy_from` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// When the scan product was written (its file's modification time).
+    pub scanned_at: Timestamp,
+    /// When the mailroom took it in.
+    pub taken_at: Timestamp,
+    pub station: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Resolution of the page images, where the file says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_dpi: Option<u32>,
+    /// Pages of this document (cover sheets not counted).
+    pub pages: u32,
+    /// Whether the scanner was set to drop blank pages (station setting).
+    pub blank_pages_removed: bool,
+    /// The scan product as it arrived: its file name and blob (integrity).
+    pub source_file: String,
+    pub source_blob: BlobId,
+    /// Pages of the scan product this document was cut from, where a
+    /// batch was split at cover sheets (1-based, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_pages: Option<(u32, u32)>,
+    /// Where the target came from: `cover sheet`, `station` or `none`.
+    pub routed_by: String,
+    /// First day the paper original may be destroyed.
+    pub paper_destroy_from: Date,
 }
 
 /// The outcome of text extraction for one version. The text itself is kept

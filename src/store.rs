@@ -95,6 +95,8 @@ pub struct Config {
     pub gc: GcSection,
     #[serde(default)]
     pub extract: crate::extract::ExtractConfig,
+    #[serde(default)]
+    pub mailroom: crate::intake::MailroomConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +171,7 @@ impl Config {
             storage: StorageSection::default(),
             gc: GcSection::default(),
             extract: crate::extract::ExtractConfig::default(),
+            mailroom: crate::intake::MailroomConfig::default(),
         }
     }
 
@@ -219,7 +222,42 @@ impl Config {
              max_pages = {pages}\n\
              max_pixels = {pixels}\n\
              max_decompressed_mib = {decompressed}\n\
-             max_text_mib = {text}\n",
+             max_text_mib = {text}\n\
+             \n\
+             [mailroom]\n\
+             # `akten serve` takes files from <store>/inbox and the station folders below.\n\
+             # A file is taken once its size and time stayed unchanged this long:\n\
+             stable_secs = {stable}\n\
+             # A stable file that still looks cut off goes to failed/ after this long:\n\
+             incomplete_secs = {incomplete}\n\
+             # Full listing as a safety net for lost file system events:\n\
+             rescan_secs = {rescan}\n\
+             # Poll instead of events (network shares mounted here report no events):\n\
+             poll = {poll}\n\
+             poll_secs = {poll_secs}\n\
+             # A file that crashes the text reader this often goes to failed/:\n\
+             max_attempts = {attempts}\n\
+             # Paper originals of scans may be destroyed this many months after filing:\n\
+             paper_retention_months = {paper}\n\
+             summary_secs = {summary}\n\
+             \n\
+             # The store's inbox as a station (scan record defaults):\n\
+             # [mailroom.inbox]\n\
+             # name = \"inbox\"\n\
+             # operator = \"Poststelle\"\n\
+             # device = \"...\"\n\
+             #\n\
+             # One section per further scanner station:\n\
+             # [[mailroom.station]]\n\
+             # name = \"poststelle-1\"\n\
+             # folder = \"/srv/scan/poststelle-1\"\n\
+             # target = \"610.07-0001/2026\"   # Akte or Vorgang for sheets without a cover sheet\n\
+             # kind = \"eingang\"\n\
+             # unit = \"61\"\n\
+             # operator = \"Frau Beispiel\"\n\
+             # device = \"Scanner model, serial\"\n\
+             # blank_pages_removed = false\n\
+             # poll = true                     # for a network share\n",
             format = self.store.format,
             tz = self.calendar.time_zone,
             akte = self.aktenzeichen.akte,
@@ -238,6 +276,14 @@ impl Config {
             pixels = self.extract.max_pixels,
             decompressed = self.extract.max_decompressed_mib,
             text = self.extract.max_text_mib,
+            stable = self.mailroom.stable_secs,
+            incomplete = self.mailroom.incomplete_secs,
+            rescan = self.mailroom.rescan_secs,
+            poll = self.mailroom.poll,
+            poll_secs = self.mailroom.poll_secs,
+            attempts = self.mailroom.max_attempts,
+            paper = self.mailroom.paper_retention_months,
+            summary = self.mailroom.summary_secs,
         )
     }
 

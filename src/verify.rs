@@ -112,6 +112,11 @@ fn referenced_blobs(catalog: &Catalog) -> Result<BTreeMap<BlobId, Vec<String>>, 
     for record in catalog.plan_history()? {
         refs.entry(record.source).or_default().push(format!("plan version {} ({})", record.version, record.file_name));
     }
+    // A batch scan split at cover sheets is kept as it arrived: the scan
+    // product its documents' scan records name.
+    for record in catalog.intakes()? {
+        refs.entry(record.blob).or_default().push(format!("scan product {} ({})", record.file_name, record.station));
+    }
     Ok(refs)
 }
 

@@ -44,6 +44,42 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Take in what is in the inbox and station folders now, then stop
+    /// (`akten serve` does this continuously)
+    Run,
+    /// List the files in <store>/failed/ and why they failed
+    Failed,
+    /// Put a file from failed/ back into the folder it came from, to be taken in again
+    Retry {
+        /// The file's name, as `akten intake failed` lists it
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CoversheetArgs {
+    /// The Akte the pages go to
+    #[arg(long, value_name = "AZ", required_unless_present_any = ["vorgang", "separator"])]
+    pub akte: Option<String>,
+    /// The Vorgang the pages go to
+    #[arg(long, value_name = "VZ")]
+    pub vorgang: Option<String>,
+    /// Kind of the documents behind the sheet
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
+    /// Date of receipt to record (YYYY-MM-DD or DD.MM.YYYY) [default: the scan date]
+    #[arg(long, value_name = "DATE")]
+    pub received: Option<String>,
+    /// A sheet that only separates documents, without a target
+    #[arg(long, conflicts_with_all = ["akte", "vorgang", "kind", "received"])]
+    pub separator: bool,
+    /// Where to write the PDF
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a new store with the bundled Aktenplan (or --plan FILE)
     Init {
@@ -129,6 +165,16 @@ pub enum Command {
     },
     /// Rebuild the search index from the catalog (after deleting or damaging index/)
     Reindex,
+    /// The mailroom: take in the inbox now, list and retry failed files
+    #[command(subcommand)]
+    Intake(IntakeCommand),
+    /// Print a cover sheet (Deckblatt) that routes the pages behind it to an Akte or Vorgang
+    #[command(long_about = "\
+Writes a one-page A4 PDF with a QR code naming the target. Put the printed sheet on top
+of a document before scanning: the mailroom cuts a batch scan at cover sheets, files each
+part to its sheet's target and leaves the sheets out. A separator sheet (--separator) only
+cuts; the part behind it goes to the station's default target or the Posteingang.")]
+    Coversheet(CoversheetArgs),
     /// Read the text of scans that wait for OCR (e.g. once tesseract is installed)
     Ocr {
         /// Every version waiting for OCR, or never read

@@ -113,6 +113,31 @@ fn akte_header(out: &mut String, a: &AkteSummary) {
 }
 
 /// The text a response prints.
+/// The Transfervermerk of a scanned version.
+fn scan_record(out: &mut String, s: &akten::model::ScanRecord) {
+    let _ = writeln!(out, "       scan record (Transfervermerk)");
+    let _ = writeln!(
+        out,
+        "         scanned      {} UTC at station {}",
+        s.scanned_at.strftime("%Y-%m-%d %H:%M:%S"),
+        s.station
+    );
+    if let Some(op) = &s.operator {
+        let _ = writeln!(out, "         operator     {op}");
+    }
+    if let Some(dev) = &s.device {
+        let _ = writeln!(out, "         device       {dev}");
+    }
+    let dpi = s.resolution_dpi.map(|d| format!("{d} dpi")).unwrap_or_else(|| "not recorded in the file".into());
+    let _ = writeln!(out, "         resolution   {dpi}");
+    let blank = if s.blank_pages_removed { "blank pages removed by the scanner" } else { "no blank pages removed" };
+    let _ = writeln!(out, "         pages        {} ({blank})", s.pages);
+    let from = s.source_pages.map(|(a, b)| format!(", pages {a}-{b}")).unwrap_or_default();
+    let _ = writeln!(out, "         scan product {}{from}, blake3 {}", s.source_file, s.source_blob.to_hex());
+    let _ = writeln!(out, "         routed by    {}", s.routed_by);
+    let _ = writeln!(out, "         paper original may be destroyed from {}", s.paper_destroy_from);
+}
+
 pub fn render(response: &Response) -> String {
     let mut out = String::new();
     match response {
@@ -324,6 +349,24 @@ pub fn render(response: &Response) -> String {
         Response::Moved { doc, from, to } => {
             let _ = writeln!(out, "moved {} \"{}\" from {} to {}", doc.id.short(), doc.title, from.label(), to.label());
         }
+        Response::IntakeFailed { files } => {
+            if files.is_empty() {
+                let _ = writeln!(out, "failed/ is empty: every file was taken in");
+            }
+            for f in files {
+                let at = f.failed_at.as_deref().unwrap_or("?");
+                let _ = writeln!(out, "{}  {}  failed {at}\n  {}", f.name, size(f.size), f.reason);
+            }
+            if !files.is_empty() {
+                let _ = writeln!(out, "retry one with `akten intake retry NAME` once the cause is fixed");
+            }
+        }
+        Response::IntakeRetried { name, to } => {
+            let _ = writeln!(out, "{name} is back in {}; the mailroom takes it in again", to.display());
+        }
+        Response::CoverSheet(spec) => {
+            let _ = writeln!(out, "cover sheet {}", spec.payload);
+        }
         Response::Dokument(view) => {
             let d = &view.doc;
             let _ = writeln!(out, "Dokument {}  {}", d.id.short(), d.title);
@@ -353,6 +396,9 @@ pub fn render(response: &Response) -> String {
                 );
                 if let Some(info) = &v.text {
                     let _ = writeln!(out, "       {}", text_status(info));
+                }
+                if let Some(scan) = &v.scan {
+                    scan_record(&mut out, scan);
                 }
             }
             for (other, place) in &view.same_content {

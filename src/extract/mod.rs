@@ -20,6 +20,7 @@
 
 pub mod ocr;
 pub mod pdf;
+pub mod qr;
 pub mod worker;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -96,6 +97,37 @@ pub struct Job {
     pub path: PathBuf,
     pub media_type: String,
     pub config: ExtractConfig,
+    /// Mailroom intake: look for cover sheets and write the parts of a
+    /// batch split at them into this directory (see [`IntakeScan`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<PathBuf>,
+}
+
+/// What the mailroom needs beyond the text: the batch's parts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeScan {
+    /// Resolution of the first scanned page image, where known.
+    pub resolution_dpi: Option<u32>,
+    /// Cover-sheet pages found (and left out of the parts).
+    pub cover_pages: Vec<u32>,
+    /// The documents in the file, in page order. Without cover sheets,
+    /// one part covering every page, with no file of its own.
+    pub parts: Vec<ScanPart>,
+}
+
+/// One document cut from a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanPart {
+    /// Pages of the batch, 1-based, inclusive.
+    pub first: u32,
+    pub last: u32,
+    /// The cover sheet in front of it: its payload (see
+    /// [`crate::coversheet`]), or why it could not be read.
+    pub cover: Option<Result<String, String>>,
+    /// The part as a PDF of its own, written by the worker; `None` when the
+    /// part is the whole file.
+    pub file: Option<PathBuf>,
+    pub text: String,
 }
 
 /// What came out of one file.
@@ -109,11 +141,26 @@ pub struct Extraction {
     /// Peak resident memory of the worker and its OCR processes so far, KiB.
     #[serde(default)]
     pub worker_max_rss_kib: u64,
+    /// Cover sheets and parts, for intake jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<IntakeScan>,
+    /// The worker crashed or hung on this file (set by the parent only).
+    #[serde(skip)]
+    pub stopped: bool,
 }
 
 impl Extraction {
     pub fn status_only(status: TextStatus) -> Extraction {
-        Extraction { status, text: String::new(), pages: None, ocr_pages: 0, ocr_language: None, worker_max_rss_kib: 0 }
+        Extraction {
+            status,
+            text: String::new(),
+            pages: None,
+            ocr_pages: 0,
+            ocr_language: None,
+            worker_max_rss_kib: 0,
+            intake: None,
+            stopped: false,
+        }
     }
 
     /// The summary kept in the version record.
@@ -225,18 +272,33 @@ impl Extractor {
 
     /// Reads the text of the file at `path` (a durable blob) of `media_type`.
     pub fn extract(&mut self, path: &Path, media_type: &str) -> Extraction {
+        self.extract_for(path, media_type, None)
+    }
+
+    /// Like [`Extractor::extract`], for the mailroom: PDFs are also searched
+    /// for cover sheets, and the parts of a batch written to `parts_dir`.
+    pub fn extract_intake(&mut self, path: &Path, media_type: &str, parts_dir: &Path) -> Extraction {
+        self.extract_for(path, media_type, Some(parts_dir))
+    }
+
+    fn extract_for(&mut self, path: &Path, media_type: &str, parts_dir: Option<&Path>) -> Extraction {
         self.stats.files += 1;
         let extraction = match method_for(media_type) {
             Method::Unsupported => Extraction::status_only(TextStatus::Unsupported),
             Method::PlainText => read_plain_text(path, self.config.max_text_mib * 1024 * 1024),
-            Method::Worker => self.in_worker(path, media_type),
+            Method::Worker => self.in_worker(path, media_type, parts_dir),
         };
         self.stats.worker_max_rss_kib = self.stats.worker_max_rss_kib.max(extraction.worker_max_rss_kib);
         extraction
     }
 
-    fn in_worker(&mut self, path: &Path, media_type: &str) -> Extraction {
-        let job = Job { path: path.to_path_buf(), media_type: media_type.to_string(), config: self.config.clone() };
+    fn in_worker(&mut self, path: &Path, media_type: &str, parts_dir: Option<&Path>) -> Extraction {
+        let job = Job {
+            path: path.to_path_buf(),
+            media_type: media_type.to_string(),
+            config: self.config.clone(),
+            intake: parts_dir.map(Path::to_path_buf),
+        };
         let line = serde_json::to_string(&job).expect("jobs serialise");
         if self.worker.is_none() {
             match self.start_worker() {
@@ -270,16 +332,22 @@ impl Extractor {
             },
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 self.discard_worker();
-                Extraction::status_only(TextStatus::Failed(format!(
-                    "reading the text took longer than {} s and was stopped; raise [extract] file_timeout_secs in akten.toml and run `akten ocr --pending --failed`",
-                    timeout.as_secs()
-                )))
+                Extraction {
+                    stopped: true,
+                    ..Extraction::status_only(TextStatus::Failed(format!(
+                        "reading the text took longer than {} s and was stopped; raise [extract] file_timeout_secs in akten.toml and run `akten ocr --pending --failed`",
+                        timeout.as_secs()
+                    )))
+                }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let how = self.discard_worker();
-                Extraction::status_only(TextStatus::Failed(format!(
-                    "the text reader crashed on this file ({how}); the original is stored unchanged"
-                )))
+                Extraction {
+                    stopped: true,
+                    ..Extraction::status_only(TextStatus::Failed(format!(
+                        "the text reader crashed on this file ({how}); the original is stored unchanged"
+                    )))
+                }
             }
         }
     }
@@ -449,7 +517,7 @@ fn read_plain_text(path: &Path, max_bytes: u64) -> Extraction {
     } else {
         TextStatus::Ok
     };
-    Extraction { status, text, pages: None, ocr_pages: 0, ocr_language: None, worker_max_rss_kib: 0 }
+    Extraction { text, ..Extraction::status_only(status) }
 }
 
 fn windows_1252(b: u8) -> char {

@@ -51,7 +51,18 @@ enum PageSource {
 }
 
 /// Reads the PDF at `path`.
-pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_>, scratch: &Path) -> Extraction {
+///
+/// For the mailroom (`intake` names the directory for parts), pages are also
+/// searched for cover sheets: scanned pages by their QR code, before OCR (a
+/// cover sheet is not read), born-digital ones by the payload printed on
+/// the sheet. The batch is then cut at the cover sheets into parts.
+pub fn extract_pdf(
+    path: &Path,
+    config: &ExtractConfig,
+    ocr: &OcrAvailability<'_>,
+    scratch: &Path,
+    intake: Option<&Path>,
+) -> Extraction {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
@@ -95,6 +106,7 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
     }
     let mut texts: Vec<String> = vec![String::new(); pages.len().min(config.max_pages as usize)];
     let mut tasks = Vec::new();
+    let mut covers: Vec<(u32, Result<String, String>)> = Vec::new();
     // poppler's text of the whole file, taken once, only if a page needs it.
     let mut poppler_text: Option<Vec<String>> = None;
     for (i, (&number, &page_id)) in pages.iter().take(texts.len()).enumerate() {
@@ -107,6 +119,12 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
         // Fonts without a Unicode map give symbol soup: treat as no text.
         let garbled = visible > 0 && readable * 10 < visible * 4;
         if readable >= MIN_PAGE_LETTERS && !garbled && !has_unmapped_cid_font(&doc, page_id) {
+            if intake.is_some()
+                && let Some(cover) = printed_cover(&text)
+            {
+                covers.push((number, cover));
+                continue;
+            }
             texts[i] = text;
             continue;
         }
@@ -140,24 +158,44 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
     let mut ocr_pages = 0;
     let mut awaiting = 0;
     let mut language = None;
-    if !tasks.is_empty() {
-        match ocr {
-            OcrAvailability::Off(_) => awaiting = tasks.len(),
-            OcrAvailability::Ready(engine) => {
-                language = Some(engine.language().to_string());
-                let results = run_ocr_tasks(&doc, path, &tasks, config, *engine, scratch);
-                for (task, result) in tasks.iter().zip(results) {
-                    match result {
-                        Ok(text) => {
-                            texts[(task.page - 1) as usize] = text;
-                            ocr_pages += 1;
-                        }
-                        Err(problem) => problems.push(format!("page {}: {problem}", task.page)),
-                    }
+    let mut resolution_dpi = None;
+    let engine = match ocr {
+        OcrAvailability::Ready(engine) => Some(*engine),
+        OcrAvailability::Off(_) => None,
+    };
+    if intake.is_some() {
+        resolution_dpi = tasks.iter().find_map(|t| match t.source {
+            PageSource::Image(id) => image_dpi(&doc, t.page, id),
+            PageSource::Rendered => None,
+        });
+    }
+    // Without OCR, scanned pages are still looked at for cover sheets.
+    if !tasks.is_empty() && (engine.is_some() || intake.is_some()) {
+        language = engine.map(|e| e.language().to_string());
+        let results = run_ocr_tasks(&doc, path, &tasks, config, engine, intake.is_some(), scratch);
+        for (task, result) in tasks.iter().zip(results) {
+            match result {
+                PageResult::Text(text) => {
+                    texts[(task.page - 1) as usize] = text;
+                    ocr_pages += 1;
                 }
+                PageResult::Cover(cover) => covers.push((task.page, cover)),
+                PageResult::NoOcr => awaiting += 1,
+                PageResult::Failed(problem) => problems.push(format!("page {}: {problem}", task.page)),
             }
         }
+    } else {
+        awaiting = tasks.len();
     }
+    let intake = match intake {
+        None => None,
+        Some(dir) => match split_parts(&doc, path, &texts, total, &mut covers, dir) {
+            Ok(parts) => {
+                Some(super::IntakeScan { resolution_dpi, cover_pages: covers.iter().map(|(p, _)| *p).collect(), parts })
+            }
+            Err(e) => return failed(e),
+        },
+    };
     let text = texts.into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n\n");
     let status = if awaiting > 0 {
         TextStatus::AwaitingOcr
@@ -168,7 +206,16 @@ pub fn extract_pdf(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<'_
     } else {
         TextStatus::Partial(problems.join("; "))
     };
-    Extraction { status, text, pages: Some(total), ocr_pages, ocr_language: language, worker_max_rss_kib: 0 }
+    Extraction {
+        status,
+        text,
+        pages: Some(total),
+        ocr_pages,
+        ocr_language: language,
+        worker_max_rss_kib: 0,
+        intake,
+        stopped: false,
+    }
 }
 
 /// Reads a PNG, JPEG or TIFF (all its pages) with OCR.
@@ -201,12 +248,11 @@ pub fn extract_image(path: &Path, config: &ExtractConfig, ocr: &OcrAvailability<
         Ok(text) => {
             let status = if text.trim().is_empty() { TextStatus::Empty } else { TextStatus::Ok };
             Extraction {
-                status,
                 text,
                 pages: Some(pages),
                 ocr_pages: pages,
                 ocr_language: language,
-                worker_max_rss_kib: 0,
+                ..Extraction::status_only(status)
             }
         }
         Err(e) => Extraction { pages: Some(pages), ocr_language: language, ..failed(e.to_string()) },
@@ -358,16 +404,31 @@ fn readable_text(text: &str) -> bool {
     readable >= 1 && readable * 10 >= visible * 4
 }
 
-/// OCRs the tasks with at most `config.jobs()` in parallel, in page order.
+/// A cover sheet's payload, or why it could not be read.
+type Cover = Result<String, String>;
+
+/// What became of one page without a text layer.
+enum PageResult {
+    Text(String),
+    /// A cover sheet: its payload, or why it could not be read.
+    Cover(Result<String, String>),
+    /// No OCR engine: the page waits for `akten ocr --pending`.
+    NoOcr,
+    Failed(String),
+}
+
+/// OCRs the tasks with at most `config.jobs()` in parallel, in page order;
+/// with `covers`, scanned pages are first looked at for a cover sheet.
 fn run_ocr_tasks(
     doc: &Document,
     pdf: &Path,
     tasks: &[OcrTask],
     config: &ExtractConfig,
-    engine: &dyn Ocr,
+    engine: Option<&dyn Ocr>,
+    covers: bool,
     scratch: &Path,
-) -> Vec<Result<String, String>> {
-    let results: Vec<Mutex<Option<Result<String, String>>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+) -> Vec<PageResult> {
+    let results: Vec<Mutex<Option<PageResult>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let jobs = config.jobs().min(tasks.len()).max(1);
     std::thread::scope(|scope| {
@@ -377,13 +438,28 @@ fn run_ocr_tasks(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(task) = tasks.get(i) else { break };
                     let base = scratch.join(format!("p{}", task.page));
-                    let result = page_image(doc, pdf, task, config, &base).and_then(|(image, cleanup)| {
-                        let text = engine.recognize(&image, 1).map_err(|e| e.to_string());
-                        for f in cleanup {
-                            let _ = std::fs::remove_file(f);
+                    let result = match page_image(doc, pdf, task, config, &base) {
+                        Err(e) => PageResult::Failed(e),
+                        Ok((image, cleanup)) => {
+                            let cover = if covers && matches!(task.source, PageSource::Image(_)) {
+                                cover_on(&image, config.max_pixels)
+                            } else {
+                                None
+                            };
+                            let result = match (cover, engine) {
+                                (Some(cover), _) => PageResult::Cover(cover),
+                                (None, Some(engine)) => match engine.recognize(&image, 1) {
+                                    Ok(text) => PageResult::Text(text),
+                                    Err(e) => PageResult::Failed(e.to_string()),
+                                },
+                                (None, None) => PageResult::NoOcr,
+                            };
+                            for f in cleanup {
+                                let _ = std::fs::remove_file(f);
+                            }
+                            result
                         }
-                        text
-                    });
+                    };
                     *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 }
             });
@@ -391,8 +467,104 @@ fn run_ocr_tasks(
     });
     results
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(|| Err("not processed".into())))
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| PageResult::Failed("not processed".into()))
+        })
         .collect()
+}
+
+/// The cover sheet whose QR code is on the page image in `file`, if any.
+fn cover_on(file: &Path, max_pixels: u64) -> Option<Result<String, String>> {
+    let mut reader = image::ImageReader::open(file).ok()?.with_guessed_format().ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(4));
+    reader.limits(limits);
+    let gray = reader.decode().ok()?.to_luma8();
+    match super::qr::find_cover(&gray)? {
+        Ok(target) => Some(Ok(crate::coversheet::encode(&target))),
+        Err(crate::coversheet::PayloadError::NotACoverSheet) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// A born-digital cover sheet (the PDF `akten coversheet` writes) carries
+/// its payload as text beside the QR code.
+fn printed_cover(text: &str) -> Option<Result<String, String>> {
+    if !text.contains(crate::coversheet::MARKER) {
+        return None;
+    }
+    let payload = text.split_whitespace().find(|w| w.starts_with("AKTEN") && w.contains('|'))?;
+    match crate::coversheet::parse(payload) {
+        Ok(target) => Some(Ok(crate::coversheet::encode(&target))),
+        Err(crate::coversheet::PayloadError::NotACoverSheet) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// The resolution of a page's scan image: its pixels across the page width.
+fn image_dpi(doc: &Document, page: u32, image: ObjectId) -> Option<u32> {
+    let (w_pt, h_pt) = page_size_points(doc, page)?;
+    let dict = &doc.get_object(image).ok()?.as_stream().ok()?.dict;
+    let int = |key: &[u8]| dict.get(key).ok().and_then(|o| doc.dereference(o).ok()).and_then(|(_, o)| o.as_i64().ok());
+    let (w, h) = (int(b"Width")? as f64, int(b"Height")? as f64);
+    if w_pt <= 0.0 || h_pt <= 0.0 {
+        return None;
+    }
+    // The image may be placed turned: take the larger side against the larger side.
+    let dpi = w.max(h) / (w_pt.max(h_pt) / 72.0);
+    (dpi.is_finite() && dpi >= 1.0).then(|| dpi.round() as u32)
+}
+
+/// Cuts the batch at its cover sheets. Without any, one part is the whole
+/// file. Parts are written to `dir` as `part-FIRST-LAST.pdf`; the same batch
+/// always gives the same parts.
+fn split_parts(
+    doc: &Document,
+    _path: &Path,
+    texts: &[String],
+    total: u32,
+    covers: &mut [(u32, Cover)],
+    dir: &Path,
+) -> Result<Vec<super::ScanPart>, String> {
+    covers.sort_by_key(|(p, _)| *p);
+    let text_of = |first: u32, last: u32| {
+        (first..=last)
+            .filter_map(|p| texts.get((p - 1) as usize))
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    if covers.is_empty() {
+        return Ok(vec![super::ScanPart { first: 1, last: total, cover: None, file: None, text: text_of(1, total) }]);
+    }
+    let mut parts = Vec::new();
+    let mut start = 1;
+    let mut cover: Option<Cover> = None;
+    let mut bounds: Vec<(u32, u32, Option<Cover>)> = Vec::new();
+    for (page, payload) in covers.iter() {
+        if *page > start {
+            bounds.push((start, page - 1, cover.take()));
+        }
+        cover = Some(payload.clone());
+        start = page + 1;
+    }
+    if start <= total {
+        bounds.push((start, total, cover.take()));
+    }
+    let all: Vec<u32> = doc.get_pages().keys().copied().collect();
+    for (first, last, cover) in bounds {
+        let mut part = doc.clone();
+        let drop: Vec<u32> = all.iter().copied().filter(|p| *p < first || *p > last).collect();
+        part.delete_pages(&drop);
+        part.prune_objects();
+        let file = dir.join(format!("part-{first}-{last}.pdf"));
+        part.save(&file).map_err(|e| format!("pages {first}-{last} could not be written as a part: {e}"))?;
+        parts.push(super::ScanPart { first, last, cover, file: Some(file), text: text_of(first, last) });
+    }
+    Ok(parts)
 }
 
 /// poppler's text of the whole file, one entry per page (empty where
@@ -720,7 +892,7 @@ mod tests {
         {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
-            let e = extract_pdf(&path, &ExtractConfig::default(), &off, dir.path());
+            let e = extract_pdf(&path, &ExtractConfig::default(), &off, dir.path(), None);
             assert!(
                 matches!(&e.status, TextStatus::Failed(r) if r.contains("not a readable PDF")),
                 "{name}: {:?}",
@@ -733,7 +905,7 @@ mod tests {
     fn fixture_pdf_text_is_read() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/posteingang/bauantrag-flurstueck-17.pdf");
         let dir = tempfile::tempdir().unwrap();
-        let e = extract_pdf(&path, &ExtractConfig::default(), &OcrAvailability::Off("test".into()), dir.path());
+        let e = extract_pdf(&path, &ExtractConfig::default(), &OcrAvailability::Off("test".into()), dir.path(), None);
         assert_eq!(e.status, TextStatus::Ok, "{e:?}");
         assert!(e.text.contains("Flurst"), "{}", e.text);
         assert_eq!(e.pages, Some(1));

@@ -52,7 +52,9 @@ pub fn run() -> std::io::Result<()> {
                 let per_job = scratch.join(format!("job-{}", std::process::id()));
                 let _ = std::fs::create_dir_all(&per_job);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job.media_type.as_str() {
-                    "application/pdf" => pdf::extract_pdf(&job.path, &job.config, &availability, &per_job),
+                    "application/pdf" => {
+                        pdf::extract_pdf(&job.path, &job.config, &availability, &per_job, job.intake.as_deref())
+                    }
                     _ => pdf::extract_image(&job.path, &job.config, &availability),
                 }));
                 let _ = std::fs::remove_dir_all(&per_job);

@@ -6,7 +6,9 @@
 mod bad_input;
 mod corruption;
 mod crash;
+mod mailroom;
 mod ocr;
+mod pdfgen;
 mod plan;
 mod search;
 mod streaming;
