@@ -20,6 +20,7 @@
 
 pub mod ocr;
 pub mod pdf;
+pub mod qr;
 pub mod worker;
 
 use std::io::{BufRead, BufReader, Read, Write};
