@@ -623,6 +623,19 @@ mod tests {
         }
 
         #[test]
+        fn any_titles_render_a_loadable_page(akte in value(), title in "\\PC{0,300}", position in "\\PC{0,80}") {
+            let sheet = CoverSheetPrint {
+                target: CoverTarget::Target { akte: Aktenzeichen::new(akte), vorgang: None, kind: None, received: None },
+                akte_title: Some(title.clone()),
+                vorgang_title: Some(title),
+                position: Some(position),
+            };
+            let bytes = render_pdf(&sheet).unwrap();
+            let doc = Document::load_mem(&bytes).unwrap();
+            prop_assert_eq!(doc.get_pages().len(), 1);
+        }
+
+        #[test]
         fn parse_never_panics(s in "AKTEN1\\PC*") {
             let _ = parse(&s);
         }
