@@ -379,7 +379,7 @@ fn write_cover_sheet(response: &Response, output: &Path, json: bool) -> anyhow::
         akte_title: spec.akte_title.clone(),
         vorgang_title: spec.vorgang_title.clone(),
         position: spec.position.clone(),
-    });
+    })?;
     let dir = match output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -495,7 +495,7 @@ fn printed_cover(text: &str) -> Option<Result<String, String>> {
     if !text.contains(crate::coversheet::MARKER) {
         return None;
     }
-    let payload = text.split_whitespace().find(|w| w.starts_with("AKTEN") && w.contains('|'))?;
+    let payload = text.lines().map(str::trim).find(|l| l.starts_with("AKTEN") && l.contains('|'))?;
     match crate::coversheet::parse(payload) {
         Ok(target) => Some(Ok(crate::coversheet::encode(&target))),
         Err(crate::coversheet::PayloadError::NotACoverSheet) => None,

@@ -3,7 +3,7 @@
 //! 200 files arrive.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -205,7 +205,161 @@ fn intake_run_takes_each_file_once_and_explains_failures() {
     s.verify_clean();
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf, _: Page) -> bool {
-    need("pdftoppm", "x", "poppler-utils")
+/// A PDF whose one page is a JPEG of 9000×9000 grey pixels (small, and
+/// under max_pixels): decoding it to look for a cover sheet needs more
+/// memory than a 96 MiB worker may have, so the worker dies on it (the
+/// decoder aborts on the failed allocation) every time.
+pub fn worker_crasher() -> Vec<u8> {
+    pdfgen::pdf(&[Page::Jpeg { width: 9000, height: 9000 }])
+}
+
+#[test]
+fn a_file_that_crashes_the_reader_goes_to_failed_after_three_attempts() {
+    let s = TestStore::new();
+    quick_mailroom(&s);
+    configure(&s, &[("extract", "ocr", "false"), ("extract", "memory_mib", "96")]);
+    let inbox = s.path.join("inbox");
+    std::fs::write(inbox.join("absturz.pdf"), worker_crasher()).unwrap();
+    std::fs::write(inbox.join("gut.pdf"), pdfgen::letter(7, 1)).unwrap();
+    let out = s.ok(["intake", "run"]);
+    assert!(out.contains("attempt 1 of 3"), "{out}");
+    assert!(out.contains("attempt 2 of 3"), "{out}");
+    let error = std::fs::read_to_string(s.path.join("failed/absturz.pdf.error.txt")).unwrap();
+    assert!(error.contains("crashed") && error.contains("after 3 attempts"), "{error}");
+    assert!(!inbox.join("gut.pdf").exists(), "the good file is taken in regardless:\n{out}");
+    assert_eq!(documents(&s, &[], &[]).len(), 1);
+    s.verify_clean();
+}
+
+#[test]
+fn attempts_are_counted_across_restarts() {
+    let s = TestStore::new();
+    quick_mailroom(&s);
+    configure(&s, &[("extract", "ocr", "false"), ("extract", "memory_mib", "96"), ("mailroom", "max_attempts", "2")]);
+    let inbox = s.path.join("inbox");
+    std::fs::write(inbox.join("absturz.pdf"), worker_crasher()).unwrap();
+    // One attempt, then the process is gone (as after a kill): the count stays.
+    let mut child = s.cmd(["intake", "run"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("attempt 1 of 2"))).expect("a first attempt");
+    assert!(first.is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(inbox.join("absturz.pdf").exists());
+    let out = s.ok(["intake", "run"]);
+    assert!(!out.contains("attempt 1 of 2"), "the first attempt was forgotten:\n{out}");
+    assert!(s.path.join("failed/absturz.pdf").exists(), "{out}");
+}
+
+/// The cover sheet `akten coversheet ARGS` writes, as PDF bytes.
+pub fn cover_sheet(s: &TestStore, args: &[&str]) -> Vec<u8> {
+    let out = s.dir.path().join("files").join(format!("sheet-{}.pdf", args.join("_").replace('/', "_")));
+    let mut all = vec!["coversheet", "-o", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    s.ok(&all);
+    std::fs::read(out).unwrap()
+}
+
+/// A sheet printed and scanned: rendered grey at `dpi` by poppler.
+pub fn scanned(s: &TestStore, pdf: &[u8], dpi: u32) -> image::GrayImage {
+    let dir = s.dir.path().join("files");
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let src = dir.join(format!("render-{n}.pdf"));
+    std::fs::write(&src, pdf).unwrap();
+    let base = dir.join(format!("render-{n}"));
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-gray", "-png", "-singlefile", "-r", &dpi.to_string()])
+        .arg(&src)
+        .arg(&base)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    image::open(base.with_extension("png")).unwrap().to_luma8()
+}
+
+fn text_page(n: usize) -> Page {
+    Page::Text(format!(
+        "Schreiben {n}\nBetreff: Baumfällung im Park, Vorgang {n}\nSehr geehrte Damen und Herren,\nbitte genehmigen Sie die Fällung der Kastanie Nummer {n}."
+    ))
+}
+
+#[test]
+fn batches_are_split_at_cover_sheets_and_filed_to_their_targets() {
+    if !need("pdftoppm", "batches_are_split_at_cover_sheets_and_filed_to_their_targets", "poppler-utils") {
+        return;
+    }
+    let s = TestStore::new();
+    quick_mailroom(&s);
+    configure(&s, &[("extract", "ocr", "false")]);
+    let az_a = s.open_akte("000.04", "Baumschutz");
+    let az_b = s.open_akte("000.04", "Grünflächen");
+    let vz = s.json(["vorgang", "open", &az_a, "--title", "Kastanie Parkstraße"])["vorgangszeichen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let to_a = scanned(&s, &cover_sheet(&s, &["--akte", &az_a]), 150);
+    let to_vz = scanned(&s, &cover_sheet(&s, &["--vorgang", &vz, "--kind", "intern"]), 150);
+    let separator = scanned(&s, &cover_sheet(&s, &["--separator"]), 150);
+    // Scanned batch: [cover A, 2 pages, separator, 1 page, cover VZ, 1 page, cover A]
+    // (a trailing cover sheet with nothing behind it makes no document).
+    let batch = pdfgen::pdf(&[
+        Page::Scan(to_a.clone()),
+        text_page(1),
+        text_page(2),
+        Page::Scan(separator),
+        text_page(3),
+        Page::Scan(to_vz),
+        text_page(4),
+        Page::Scan(to_a),
+    ]);
+    std::fs::write(s.path.join("inbox").join("stapel.pdf"), &batch).unwrap();
+    // The PDF sheet itself in front of a letter (born-digital): found by its text.
+    let sheet_b = cover_sheet(&s, &["--akte", &az_b]);
+    let joined = s.dir.path().join("files").join("joined.pdf");
+    let letter = s.file("brief.pdf", &pdfgen::letter(9, 2));
+    std::fs::write(s.dir.path().join("files").join("sheet-b.pdf"), &sheet_b).unwrap();
+    let status = std::process::Command::new("pdfunite")
+        .arg(s.dir.path().join("files").join("sheet-b.pdf"))
+        .arg(&letter)
+        .arg(&joined)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::copy(&joined, s.path.join("inbox").join("mit-deckblatt.pdf")).unwrap();
+
+    let out = s.ok(["intake", "run"]);
+    assert!(out.contains("4 cover sheets removed"), "{out}");
+    let docs = documents(&s, &[&az_a, &az_b], &[&vz]);
+    assert_eq!(docs.get("stapel-s2-3.pdf"), Some(&vec![az_a.clone()]), "{docs:?}\n{out}");
+    assert_eq!(docs.get("stapel-s5-5.pdf"), Some(&vec!["Posteingang".to_string()]), "after a separator: {docs:?}");
+    assert_eq!(docs.get("stapel-s7-7.pdf"), Some(&vec![vz.clone()]), "{docs:?}");
+    assert_eq!(docs.get("mit-deckblatt-s2-3.pdf"), Some(&vec![az_b.clone()]), "{docs:?}");
+    assert_eq!(docs.len(), 4, "{docs:?}");
+
+    // Each part is a PDF of its own pages, without the sheets; its scan
+    // record names the batch and the pages.
+    let vorgang = s.json(["show", &vz]);
+    let part = &vorgang["documents"][0];
+    assert_eq!(part["kind"], "intern");
+    let id = part["id"].as_str().unwrap();
+    let text = s.ok(["text", id]);
+    assert!(text.contains("Kastanie Nummer 4") && !text.contains("Nummer 3"), "{text}");
+    let shown = s.json(["show", id]);
+    let scan = &shown["doc"]["versions"][0]["scan"];
+    assert_eq!(scan["source_file"], "stapel.pdf");
+    assert_eq!(scan["source_pages"], serde_json::json!([7, 7]));
+    assert_eq!(scan["routed_by"], "cover sheet");
+    assert_eq!(scan["pages"], 1);
+    let got = s.dir.path().join("files").join("part.pdf");
+    s.ok(["get", id, "-o", got.to_str().unwrap()]);
+    let part_pdf = lopdf::Document::load(&got).unwrap();
+    assert_eq!(part_pdf.get_pages().len(), 1);
+    // The batch itself is kept as the scan product.
+    let batch_blob = scan["source_blob"].as_str().unwrap();
+    assert_eq!(std::fs::read(s.blob_path(batch_blob)).unwrap(), batch);
+    s.verify_clean();
+    // gc keeps the scan product.
+    s.ok(["gc"]);
+    assert!(s.blob_path(batch_blob).exists());
 }

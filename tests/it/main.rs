@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod corruption;
+mod coversheet;
 mod crash;
 mod mailroom;
 mod ocr;

@@ -11,9 +11,9 @@ pub enum Page {
     Text(String),
     /// A scanned page: an 8-bit grey image filling the A4 page.
     Scan(image::GrayImage),
-    /// A page image of `width`×`height` grey pixels that are all white:
-    /// Flate-compressed to almost nothing, huge once decoded.
-    Bomb { width: u32, height: u32 },
+    /// A JPEG page image of `width`×`height` white grey pixels (small file,
+    /// big once decoded).
+    Jpeg { width: u32, height: u32 },
 }
 
 fn win1252(text: &str) -> Vec<u8> {
@@ -82,19 +82,17 @@ pub fn pdf(pages: &[Page]) -> Vec<u8> {
                 let id = doc.add_object(stream);
                 (b"q 595 0 0 842 0 0 cm /Im1 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Im1" => id } })
             }
-            Page::Bomb { width, height } => {
-                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-                let row = vec![255u8; *width as usize];
-                for _ in 0..*height {
-                    e.write_all(&row).unwrap();
-                }
+            Page::Jpeg { width, height } => {
+                let img = image::GrayImage::from_pixel(*width, *height, image::Luma([255]));
+                let mut jpeg = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 30).encode_image(&img).unwrap();
                 let stream = Stream::new(
                     dictionary! {
                         "Type" => "XObject", "Subtype" => "Image",
                         "Width" => *width as i64, "Height" => *height as i64,
-                        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8, "Filter" => "FlateDecode",
+                        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8, "Filter" => "DCTDecode",
                     },
-                    e.finish().unwrap(),
+                    jpeg,
                 );
                 let id = doc.add_object(stream);
                 (b"q 595 0 0 842 0 0 cm /Im1 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Im1" => id } })
