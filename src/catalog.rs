@@ -36,8 +36,11 @@ use crate::plan::Plan;
 
 /// Version of the key layout and value encoding, stored under `meta\0format`.
 /// 2 added extracted text (`txt\0`), the change log (`chg\0`) and optional
-/// record fields; a format-1 catalog is upgraded on open (nothing to convert).
-pub const CATALOG_FORMAT: u32 = 2;
+/// record fields; 3 the mailroom's intake records (`ink\0`, `inatt\0`),
+/// which keep scan products alive: an older akten must not open it (its gc
+/// would remove them). Formats 1 and 2 are upgraded on open (nothing to
+/// convert).
+pub const CATALOG_FORMAT: u32 = 3;
 
 /// What can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -357,8 +360,8 @@ impl Catalog {
         let catalog = Catalog { path: dir.to_path_buf(), engine, kv: Kv::open(dir, engine, false)? };
         let found = catalog.kv.get(key::META_FORMAT).map_err(|e| catalog.storage(e))?;
         let found = found.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "none".into());
-        if found == "1" {
-            // Format 2 only adds keys and optional fields: mark it upgraded.
+        if found == "1" || found == "2" {
+            // Formats 2 and 3 only add keys and optional fields: mark it upgraded.
             catalog
                 .kv
                 .apply(vec![(key::META_FORMAT.to_vec(), Some(CATALOG_FORMAT.to_string().into_bytes()))])
@@ -947,7 +950,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_format_1_catalog_is_upgraded_and_a_newer_one_refused() {
+    fn older_catalogs_are_upgraded_and_a_newer_one_refused() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::create(dir.path(), CatalogEngine::Redb).unwrap();
         catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"1".to_vec()))]).unwrap();
@@ -955,10 +958,14 @@ mod tests {
         let catalog = Catalog::open(dir.path(), CatalogEngine::Redb).unwrap();
         assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(CATALOG_FORMAT.to_string().into_bytes()));
         assert_eq!(catalog.change_seq().unwrap(), 0);
-        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"3".to_vec()))]).unwrap();
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"2".to_vec()))]).unwrap();
+        drop(catalog);
+        let catalog = Catalog::open(dir.path(), CatalogEngine::Redb).unwrap();
+        assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(b"3".to_vec()));
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"4".to_vec()))]).unwrap();
         drop(catalog);
         assert!(
-            matches!(Catalog::open(dir.path(), CatalogEngine::Redb), Err(CatalogError::Format { found }) if found == "3")
+            matches!(Catalog::open(dir.path(), CatalogEngine::Redb), Err(CatalogError::Format { found }) if found == "4")
         );
     }
 

@@ -167,6 +167,9 @@ impl Mailroom {
             }
             let ready = self.ready();
             let total = ready.len();
+            if total > 1 {
+                (self.log)(&format!("mailroom: taking {total} files"));
+            }
             for (n, path) in ready.into_iter().enumerate() {
                 if stop() {
                     break;

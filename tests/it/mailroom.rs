@@ -363,3 +363,50 @@ fn batches_are_split_at_cover_sheets_and_filed_to_their_targets() {
     s.ok(["gc"]);
     assert!(s.blob_path(batch_blob).exists());
 }
+
+/// A letter as a 200 dpi grey scan (ImageMagick).
+fn scanned_letter(s: &TestStore, name: &str, text: &str) -> image::GrayImage {
+    let out = s.dir.path().join("files").join(name);
+    let status = std::process::Command::new("convert")
+        .args(["-size", "1654x2339", "xc:white", "-font", "DejaVu-Sans", "-pointsize", "42", "-fill", "black"])
+        .args(["-annotate", "+160+320", text])
+        .args(["-colorspace", "Gray", "-depth", "8"])
+        .arg(&out)
+        .status()
+        .expect("run convert");
+    assert!(status.success());
+    image::open(&out).unwrap().to_luma8()
+}
+
+#[test]
+fn a_scanned_batch_is_split_read_by_ocr_and_recorded() {
+    let test = "a_scanned_batch_is_split_read_by_ocr_and_recorded";
+    if !need("tesseract", test, "tesseract-ocr") || !need("pdftoppm", test, "poppler-utils") || !need("convert", test, "imagemagick") {
+        return;
+    }
+    let s = TestStore::new();
+    quick_mailroom(&s);
+    let az = s.open_akte("000.04", "Baumschutz");
+    let sheet = scanned(&s, &cover_sheet(&s, &["--akte", &az, "--received", "2026-11-30"]), 200);
+    let first = scanned_letter(&s, "l1.png", "Antrag auf Fällung\nder Kastanie im Stadtpark");
+    let second = scanned_letter(&s, "l2.png", "Widerspruch gegen\nden Gebührenbescheid");
+    let batch = pdfgen::pdf(&[Page::Scan(first), Page::Scan(sheet), Page::Scan(second)]);
+    std::fs::write(s.path.join("inbox").join("scan-0001.pdf"), &batch).unwrap();
+    let out = s.ok(["intake", "run"]);
+    assert!(out.contains("1 cover sheets removed"), "{out}");
+    let docs = documents(&s, &[&az], &[]);
+    assert_eq!(docs.get("scan-0001-s1-1.pdf"), Some(&vec!["Posteingang".to_string()]), "{docs:?}");
+    assert_eq!(docs.get("scan-0001-s3-3.pdf"), Some(&vec![az.clone()]), "{docs:?}");
+    let hits = s.json(["search", "gebührenbescheid"]);
+    assert_eq!(hits["total"], 1, "{hits:#}");
+    let id = hits["hits"][0]["doc"].as_str().unwrap();
+    let shown = s.json(["show", id]);
+    assert_eq!(shown["doc"]["received"], "2026-11-30", "the cover sheet's date of receipt");
+    let version = &shown["doc"]["versions"][0];
+    assert_eq!(version["scan"]["resolution_dpi"], 200, "{version:#}");
+    assert_eq!(version["text"]["ocr_pages"], 1, "{version:#}");
+    // The cover sheet was not read as text.
+    let text = s.ok(["text", id]);
+    assert!(!text.contains("Deckblatt") && !text.contains("Aktenzeichen"), "{text}");
+    assert!(s.json(["search", "kastanie"])["total"] == 1);
+}
