@@ -3,7 +3,7 @@
 //! 200 files arrive.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -409,4 +409,227 @@ fn a_scanned_batch_is_split_read_by_ocr_and_recorded() {
     let text = s.ok(["text", id]);
     assert!(!text.contains("Deckblatt") && !text.contains("Aktenzeichen"), "{text}");
     assert!(s.json(["search", "kastanie"])["total"] == 1);
+}
+
+/// A tiny deterministic random source (xorshift), seeded per run and printed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn millis(&mut self, lo: u64, hi: u64) -> std::time::Duration {
+        std::time::Duration::from_millis(lo + self.next() % (hi - lo))
+    }
+}
+
+/// Writes `bytes` to `path` in `chunks` pieces with pauses, as a slow
+/// scanner over SMB does (the final name from the first byte on).
+fn write_slowly(path: &Path, bytes: &[u8], chunks: usize, pause: std::time::Duration) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let step = bytes.len().div_ceil(chunks);
+    for (i, chunk) in bytes.chunks(step).enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        f.write_all(chunk).unwrap();
+        f.flush().unwrap();
+    }
+}
+
+/// `akten serve` on the test store, its output appended to a log file.
+fn start_serve(s: &TestStore, log: &Path) -> std::process::Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    s.cmd(["serve"]).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("start akten serve")
+}
+
+#[test]
+fn serve_takes_200_files_exactly_once_across_kills() {
+    let test = "serve_takes_200_files_exactly_once_across_kills";
+    if !need("pdftoppm", test, "poppler-utils") || !need("pdfunite", test, "poppler-utils") {
+        return;
+    }
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("{test}: seed {seed}");
+    let mut rng = Rng(seed);
+    let s = TestStore::new();
+    quick_mailroom(&s);
+    configure(&s, &[("extract", "ocr", "false"), ("extract", "memory_mib", "96")]);
+    let az_a = s.open_akte("000.04", "Baumschutz");
+    let az_b = s.open_akte("000.04", "Poststelle 2");
+    let vz = s.json(["vorgang", "open", &az_a, "--title", "Kastanie"])["vorgangszeichen"].as_str().unwrap().to_string();
+    let station = s.dir.path().join("station-2");
+    std::fs::create_dir_all(&station).unwrap();
+    append_config(
+        &s,
+        &format!("\n[[mailroom.station]]\nname = \"poststelle-2\"\nfolder = \"{}\"\ntarget = \"{az_b}\"\n", station.display()),
+    );
+    let inbox = s.path.join("inbox");
+
+    // What is expected: file name of each document → its place.
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    let mut files: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new(); // path, bytes, slow
+    for i in 0..150 {
+        let name = format!("brief-{i:03}.pdf");
+        expected.insert(name.clone(), "Posteingang".into());
+        files.push((inbox.join(&name), pdfgen::letter(1000 + i, 1 + i % 3), i % 5 == 0));
+    }
+    for i in 0..10 {
+        let name = format!("station-{i:02}.pdf");
+        expected.insert(name.clone(), az_b.clone());
+        files.push((station.join(&name), pdfgen::letter(2000 + i, 1), false));
+    }
+    // Batches: born-digital (the sheet PDF joined in front) and scanned.
+    let sheet_a = cover_sheet(&s, &["--akte", &az_a]);
+    let sheet_v = cover_sheet(&s, &["--vorgang", &vz]);
+    let sheet_sep = cover_sheet(&s, &["--separator"]);
+    let (scan_a, scan_v, scan_sep) = (scanned(&s, &sheet_a, 150), scanned(&s, &sheet_v, 150), scanned(&s, &sheet_sep, 150));
+    let work = s.dir.path().join("files");
+    for (name, bytes) in [("a.pdf", &sheet_a), ("v.pdf", &sheet_v), ("sep.pdf", &sheet_sep)] {
+        std::fs::write(work.join(name), bytes).unwrap();
+    }
+    for i in 0..15 {
+        let letter = work.join(format!("l{i}.pdf"));
+        std::fs::write(&letter, pdfgen::letter(3000 + i, 2)).unwrap();
+        let other = work.join(format!("m{i}.pdf"));
+        std::fs::write(&other, pdfgen::letter(3500 + i, 1)).unwrap();
+        let joined = work.join(format!("stapel-{i:02}.pdf"));
+        let st = std::process::Command::new("pdfunite")
+            .args([work.join("a.pdf"), letter, work.join("sep.pdf"), other])
+            .arg(&joined)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        expected.insert(format!("stapel-{i:02}-s2-3.pdf"), az_a.clone());
+        expected.insert(format!("stapel-{i:02}-s5-5.pdf"), "Posteingang".into());
+        files.push((inbox.join(format!("stapel-{i:02}.pdf")), std::fs::read(&joined).unwrap(), i % 4 == 0));
+    }
+    for i in 0..10 {
+        let batch = pdfgen::pdf(&[
+            Page::Scan(scan_v.clone()),
+            text_page(4000 + i),
+            Page::Scan(scan_sep.clone()),
+            text_page(4100 + i),
+            text_page(4200 + i),
+            Page::Scan(scan_a.clone()),
+            text_page(4300 + i),
+        ]);
+        expected.insert(format!("scan-{i:02}-s2-2.pdf"), vz.clone());
+        expected.insert(format!("scan-{i:02}-s4-5.pdf"), "Posteingang".into());
+        expected.insert(format!("scan-{i:02}-s7-7.pdf"), az_a.clone());
+        files.push((inbox.join(format!("scan-{i:02}.pdf")), batch, false));
+    }
+    // Exact duplicates of earlier letters, under other names.
+    let mut duplicates = Vec::new();
+    for i in 0..10 {
+        let name = format!("kopie-{i:02}.pdf");
+        duplicates.push((format!("brief-{:03}.pdf", i * 7), name.clone()));
+        files.push((inbox.join(&name), pdfgen::letter(1000 + i * 7, 1 + (i * 7) % 3), false));
+    }
+    let whole = pdfgen::letter(9999, 1);
+    let broken: Vec<(&str, Vec<u8>)> = vec![
+        ("abgeschnitten.pdf", whole[..whole.len() / 2].to_vec()),
+        ("leer.pdf", vec![]),
+        ("zufall.pdf", (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect()),
+        ("bombe.png", png_bomb()),
+        ("absturz.pdf", worker_crasher()),
+    ];
+    for (name, bytes) in &broken {
+        files.push((inbox.join(name), bytes.clone(), false));
+    }
+    assert_eq!(files.len(), 200);
+    // Shuffle the order of arrival.
+    for i in (1..files.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        files.swap(i, j);
+    }
+
+    let log = s.dir.path().join("serve.log");
+    let mut server = start_serve(&s, &log);
+    // Writers: quick files in waves, slow ones in their own threads.
+    let writer = std::thread::spawn({
+        let mut rng = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
+        move || {
+            let mut slow = Vec::new();
+            for (n, (path, bytes, is_slow)) in files.into_iter().enumerate() {
+                if is_slow {
+                    let pause = rng.millis(200, 600);
+                    slow.push(std::thread::spawn(move || write_slowly(&path, &bytes, 4, pause)));
+                } else {
+                    // Through a temp name, as well-behaved uploaders do.
+                    let temp = path.with_extension("pdf.part");
+                    std::fs::write(&temp, &bytes).unwrap();
+                    std::fs::rename(&temp, &path).unwrap();
+                }
+                if n % 20 == 19 {
+                    std::thread::sleep(rng.millis(300, 900));
+                }
+            }
+            for t in slow {
+                t.join().unwrap();
+            }
+        }
+    });
+    let mut kills = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while kills < 5 || !writer.is_finished() {
+        std::thread::sleep(rng.millis(700, 2500));
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        kills += 1;
+        server = start_serve(&s, &log);
+        assert!(std::time::Instant::now() < deadline, "writers did not finish");
+    }
+    writer.join().unwrap();
+    // A CLI command while the server runs is answered by it.
+    let during = s.run(["posteingang", "list"]);
+    assert_eq!(during.code, 0, "{during:?}");
+    // Then wait until the folders hold only ignored names and failed/ is complete.
+    let settled = || {
+        let left: Vec<String> = names_in(&inbox).into_iter().chain(names_in(&station)).filter(|n| !n.ends_with(".part")).collect();
+        left.is_empty() && names_in(&s.path.join("failed")).len() == 2 * broken.len()
+    };
+    while !settled() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not settled: inbox {:?}, failed {:?}\n{}",
+            names_in(&inbox),
+            names_in(&s.path.join("failed")),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // SIGTERM: finishes the file in hand, then stops cleanly.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let status = server.wait().unwrap();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "serve did not stop cleanly on SIGTERM: {status:?}\n{log_text}");
+    eprintln!("{test}: {kills} kills; log:\n{}", log_text.lines().filter(|l| l.contains("mailroom")).collect::<Vec<_>>().join("\n"));
+
+    let docs = documents(&s, &[&az_a, &az_b], &[&vz]);
+    for (name, dup) in &duplicates {
+        let found: Vec<&Vec<String>> = [name, dup].iter().filter_map(|n| docs.get(*n)).collect();
+        assert_eq!(found, vec![&vec!["Posteingang".to_string()]], "{name} / {dup} filed once: {docs:?}");
+        expected.remove(name);
+    }
+    for (name, place) in &expected {
+        assert_eq!(docs.get(name), Some(&vec![place.clone()]), "{name} should be in {place} exactly once\n{log_text}");
+    }
+    let dup_docs = duplicates.iter().filter(|(n, d)| docs.contains_key(n) || docs.contains_key(d)).count();
+    assert_eq!(docs.len(), expected.len() + dup_docs, "no other documents: {docs:?}");
+    for (name, _) in &broken {
+        let error = std::fs::read_to_string(s.path.join("failed").join(format!("{name}.error.txt")))
+            .unwrap_or_else(|_| panic!("{name} has no error file\n{log_text}"));
+        assert!(error.contains("reason: "), "{error}");
+    }
+    let crash = std::fs::read_to_string(s.path.join("failed/absturz.pdf.error.txt")).unwrap();
+    assert!(crash.contains("crashed"), "{crash}");
+    assert!(kills >= 5);
+    s.verify_clean();
 }
