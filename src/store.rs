@@ -95,6 +95,19 @@ pub struct Config {
     pub gc: GcSection,
     #[serde(default)]
     pub extract: crate::extract::ExtractConfig,
+    #[serde(default)]
+    pub serve: ServeSection,
+}
+
+/// `[serve]`: the engine daemon (`akten serve`, src/server.rs). It listens
+/// on 127.0.0.1 only; the address is deliberately not configurable.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// TCP port on 127.0.0.1; 0 = any free port (clients read the real one
+    /// from `<store>/serve.json`).
+    #[serde(default)]
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +182,7 @@ impl Config {
             storage: StorageSection::default(),
             gc: GcSection::default(),
             extract: crate::extract::ExtractConfig::default(),
+            serve: ServeSection::default(),
         }
     }
 
@@ -219,7 +233,12 @@ impl Config {
              max_pages = {pages}\n\
              max_pixels = {pixels}\n\
              max_decompressed_mib = {decompressed}\n\
-             max_text_mib = {text}\n",
+             max_text_mib = {text}\n\
+             \n\
+             [serve]\n\
+             # `akten serve` listens on 127.0.0.1 at this port; 0 = any free port\n\
+             # (the CLI finds the real one in serve.json in the store).\n\
+             port = {port}\n",
             format = self.store.format,
             tz = self.calendar.time_zone,
             akte = self.aktenzeichen.akte,
@@ -238,6 +257,7 @@ impl Config {
             pixels = self.extract.max_pixels,
             decompressed = self.extract.max_decompressed_mib,
             text = self.extract.max_text_mib,
+            port = self.serve.port,
         )
     }
 
