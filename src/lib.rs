@@ -22,5 +22,6 @@ pub mod index;
 pub mod media;
 pub mod model;
 pub mod plan;
+pub mod server;
 pub mod store;
 pub mod verify;

@@ -7,6 +7,10 @@
 //! The audit actor is the OS user running the process; there is no option
 //! to claim another identity.
 //!
+//! Where `akten serve` holds the store (`<store>/serve.json`), every command
+//! but `init` and `serve` is sent to it ([`cli::remote`]) and its answer
+//! printed the same way; where the file is stale, the command runs embedded.
+//!
 //! Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.
 
 mod cli;
@@ -18,7 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, SearchRequest, StateFilter};
-use akten::model::{Actor, DocKind};
+use akten::model::{Actor, BlobId, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
 
@@ -120,8 +124,17 @@ fn command_line() -> String {
 }
 
 fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) -> anyhow::Result<Engine> {
+    let mut engine = open_engine_quiet(location, create_default, actor)?;
+    if io::stderr().is_terminal() {
+        engine.set_progress(Box::new(TerminalProgress { last: Cell::new(None) }));
+    }
+    Ok(engine)
+}
+
+/// [`open_engine`] without progress on the terminal.
+fn open_engine_quiet(location: &StoreLocation, create_default: bool, actor: &Actor) -> anyhow::Result<Engine> {
     let path = location.path();
-    let mut engine = match location {
+    let engine = match location {
         StoreLocation::Default(p) if create_default && !p.exists() => {
             let (engine, report) = Engine::init(p, PlanSource::Bundled, Config::new(), actor, &command_line())?;
             eprintln!(
@@ -133,10 +146,33 @@ fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) ->
         }
         _ => Engine::open(path, &command_line())?,
     };
-    if io::stderr().is_terminal() {
-        engine.set_progress(Box::new(TerminalProgress { last: Cell::new(None) }));
-    }
     Ok(engine)
+}
+
+/// Sends `request` to the `akten serve` holding the store, if one runs:
+/// `None` means run it embedded.
+fn forward(location: &StoreLocation, request: &Request, actor: &Actor) -> anyhow::Result<Option<Response>> {
+    match cli::remote::forward(location.path(), request, actor)? {
+        cli::remote::Forwarded::NotRunning => Ok(None),
+        cli::remote::Forwarded::Answered(response) => Ok(Some(*response)),
+        // Printed exactly as the same error from an embedded engine.
+        cli::remote::Forwarded::Refused(message) => Err(anyhow::Error::msg(message)),
+    }
+}
+
+/// `akten serve`: holds the store and answers until stopped.
+fn serve(location: &StoreLocation, actor: &Actor) -> anyhow::Result<ExitCode> {
+    let engine = open_engine_quiet(location, true, actor)?;
+    let options = akten::server::ServeOptions::from_config(engine.config());
+    let server = akten::server::Server::bind(engine, &options)?;
+    emit(&format!(
+        "akten serve: store {}, listening on {} (pid {}); stop with Ctrl-C or SIGTERM\n",
+        server.store().display(),
+        server.address(),
+        std::process::id()
+    ))?;
+    server.run(Vec::new())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -218,9 +254,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Move { doc, to, allow_duplicate } => Request::Move { doc, target: to, allow_duplicate },
         Command::Show { id } => Request::Show { id },
         Command::Get { doc, version, output } => {
-            let engine = open_engine(&location, false, &actor)?;
-            return get(engine, doc, version, output, json, &actor);
+            let request = Request::Get { doc, version };
+            if let Some(response) = forward(&location, &request, &actor)? {
+                // Blobs are write-once and content-addressed: safe to read
+                // without the lock the server holds.
+                let blobs = akten::blobs::BlobStore::open(&location.path().join("blobs"));
+                return get(&response, &|blob, out| Ok(blobs.copy_verified(blob, out)?), output, json);
+            }
+            let mut engine = open_engine(&location, false, &actor)?;
+            let response = engine.handle(request, &actor)?;
+            return get(&response, &|blob, out| Ok(engine.read_verified(blob, out)?), output, json);
         }
+        Command::Serve => return serve(&location, &actor),
         Command::Posteingang(PosteingangCommand::List) => Request::PosteingangList,
         Command::Log { object, limit } => {
             let limit = limit.or(if object.is_none() { Some(100) } else { None });
@@ -233,6 +278,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Adding documents is the main job: it alone creates the default store
     // when none exists yet.
     let create_default = matches!(request, Request::Add { .. });
+    if let Some(response) = forward(&location, &request, &actor)? {
+        print_response(&response, json)?;
+        return Ok(ExitCode::from(exit_code(&response)));
+    }
     let mut engine = open_engine(&location, create_default, &actor)?;
     let response = engine.handle(request, &actor)?;
     print_response(&response, json)?;
@@ -274,21 +323,16 @@ fn emit(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Copies a blob's bytes out verified (from the engine, or from the blob
+/// directory directly when `akten serve` holds the store).
+type ReadBlob<'a> = dyn Fn(&BlobId, &mut dyn Write) -> anyhow::Result<u64> + 'a;
+
 /// `akten get`: the engine says where the content is; the bytes are copied
 /// out verified, to a file (through a temporary name, renamed only once the
 /// hash matched) or to standard output (verified in a first pass, so no
 /// unverified byte is ever printed).
-fn get(
-    engine: Engine,
-    doc: String,
-    version: Option<u32>,
-    output: Option<PathBuf>,
-    json: bool,
-    actor: &Actor,
-) -> anyhow::Result<ExitCode> {
-    let mut engine = engine;
-    let response = engine.handle(Request::Get { doc, version }, actor)?;
-    let Response::Content(info) = &response else { bail!("unexpected response to get") };
+fn get(response: &Response, read: &ReadBlob, output: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let Response::Content(info) = response else { bail!("unexpected response to get") };
     let blob = info.version.blob;
     match output {
         Some(path) => {
@@ -302,7 +346,7 @@ fn get(
                 let mut file = std::fs::File::create_new(&temp).with_context(|| {
                     format!("cannot create {}: check the directory exists and is writable", temp.display())
                 })?;
-                let written = engine.read_verified(&blob, &mut file)?;
+                let written = read(&blob, &mut file)?;
                 file.sync_all().with_context(|| format!("writing {}", temp.display()))?;
                 std::fs::rename(&temp, &path).with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(written)
@@ -312,7 +356,7 @@ fn get(
             }
             let written = result?;
             if json {
-                print_response(&response, true)?;
+                print_response(response, true)?;
             } else {
                 emit(&format!(
                     "wrote {} ({} bytes, version {} of {}, blake3 verified)\n",
@@ -334,9 +378,9 @@ fn get(
                     info.version.media_type
                 );
             }
-            engine.read_verified(&blob, &mut io::sink())?;
+            read(&blob, &mut io::sink())?;
             let mut stdout = io::stdout().lock();
-            engine.read_verified(&blob, &mut stdout)?;
+            read(&blob, &mut stdout)?;
             stdout.flush().context("writing to standard output")?;
         }
     }
