@@ -9,6 +9,7 @@ mod crash;
 mod ocr;
 mod plan;
 mod search;
+mod serve;
 mod streaming;
 mod tour;
 mod util;
