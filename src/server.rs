@@ -398,7 +398,9 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let Some(given) = given.strip_prefix("Bearer ") else {
         return false;
     };
-    given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    !token.is_empty()
+        && given.len() == token.len()
+        && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 async fn handle_request(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
@@ -491,4 +493,70 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_must_match_exactly() {
+        let token = "ab".repeat(32);
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert!(authorized(&with(&format!("Bearer {token}")), &token));
+        assert!(!authorized(&HeaderMap::new(), &token));
+        assert!(!authorized(&with(&token), &token));
+        assert!(!authorized(&with(&format!("Bearer {}", &token[..63])), &token));
+        assert!(!authorized(&with(&format!("Bearer {token}0")), &token));
+        assert!(!authorized(&with(&format!("Bearer {}", "ba".repeat(32))), &token));
+        assert!(!authorized(&with("Bearer "), ""), "an empty token never matches a header without one");
+    }
+
+    #[test]
+    fn new_tokens_are_64_hex_digits_and_differ() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn stop_signal_wakes_waiters() {
+        let stop = StopSignal::new();
+        assert!(!stop.wait_timeout(Duration::from_millis(10)));
+        let waiter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                stop.wait();
+                stop.is_stopped()
+            })
+        };
+        stop.stop();
+        assert!(waiter.join().unwrap());
+        assert!(stop.wait_timeout(Duration::from_secs(60)), "returns at once once stopped");
+    }
+
+    #[test]
+    fn error_chain_reads_like_the_cli() {
+        let inner = io::Error::new(io::ErrorKind::PermissionDenied, "permission denied");
+        let e = ServeError::Write { path: PathBuf::from("/s/serve.json"), source: inner };
+        assert_eq!(
+            error_chain(&e),
+            "cannot write /s/serve.json: permission denied: check that the store directory is writable: permission denied"
+        );
+    }
+
+    #[test]
+    fn reply_wire_format() {
+        let error = Reply::Error(ErrorBody { message: "no".into(), kind: "not_found".into() });
+        assert_eq!(serde_json::to_string(&error).unwrap(), r#"{"error":{"message":"no","kind":"not_found"}}"#);
+        let envelope: Envelope =
+            serde_json::from_str(r#"{"request":{"op":"posteingang_list"},"actor":"anna","cwd":"/home/anna"}"#).unwrap();
+        assert!(matches!(envelope.request, Request::PosteingangList));
+    }
 }
