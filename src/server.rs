@@ -551,6 +551,73 @@ mod tests {
         );
     }
 
+    fn new_store(dir: &Path) -> Engine {
+        let actor = Actor::new("tester".to_string());
+        let (engine, _) =
+            Engine::init(&dir.join("store"), crate::engine::PlanSource::Bundled, Config::new(), &actor, "test")
+                .unwrap();
+        engine
+    }
+
+    fn post(address: SocketAddr, token: &str, request: Request) -> (u16, Reply) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
+        let envelope = Envelope { request, actor: Actor::new("tester".to_string()), cwd: PathBuf::from("/") };
+        let mut answer = agent
+            .post(&format!("http://{address}{REQUEST_PATH}"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send(serde_json::to_string(&envelope).unwrap().as_str())
+            .unwrap();
+        let body = answer.body_mut().read_to_string().unwrap();
+        (answer.status().as_u16(), serde_json::from_str(&body).unwrap())
+    }
+
+    /// The hook: a background task shares the engine, is joined on stop,
+    /// and the request in hand when the stop comes is still answered; then
+    /// the files are gone and the store is free.
+    #[test]
+    fn background_task_and_request_in_hand_finish_before_the_store_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = new_store(dir.path());
+        let root = engine.root().to_path_buf();
+        let server = Server::bind(engine, &ServeOptions { port: 0 }).unwrap();
+        let address = server.address();
+        let token = fs::read_to_string(root.join(TOKEN_FILE)).unwrap();
+        assert!(root.join(SERVE_FILE).is_file());
+
+        let (tx, rx) = std::sync::mpsc::channel::<StopSignal>();
+        let task_saw_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let saw = Arc::clone(&task_saw_stop);
+        let task: Background = Box::new(move |engine, stop| {
+            std::thread::spawn(move || {
+                // Holds the engine as a mailroom step would, long enough for
+                // a request to queue behind it and for the stop to come.
+                let guard = engine.lock().unwrap();
+                tx.send(stop.clone()).unwrap();
+                std::thread::sleep(Duration::from_millis(1500));
+                drop(guard);
+                stop.wait();
+                saw.store(true, std::sync::atomic::Ordering::SeqCst);
+                // The engine is usable from here, too.
+                let mut engine = engine.lock().unwrap();
+                let actor = Actor::new("tester".to_string());
+                assert!(matches!(engine.handle(Request::PosteingangList, &actor), Ok(Response::Posteingang { .. })));
+            })
+        });
+        let running = std::thread::spawn(move || server.run(vec![task]));
+        let stop = rx.recv().unwrap();
+        let client = std::thread::spawn(move || post(address, &token, Request::PosteingangList));
+        std::thread::sleep(Duration::from_millis(500));
+        stop.stop();
+        let (status, reply) = client.join().unwrap();
+        assert_eq!(status, 200);
+        assert!(matches!(reply, Reply::Response(r) if matches!(*r, Response::Posteingang { .. })));
+        running.join().unwrap().unwrap();
+        assert!(task_saw_stop.load(std::sync::atomic::Ordering::SeqCst), "the task was joined after the stop");
+        assert!(!root.join(SERVE_FILE).exists());
+        assert!(!root.join(TOKEN_FILE).exists());
+        Engine::open(&root, "test").expect("the store is free again");
+    }
+
     #[test]
     fn reply_wire_format() {
         let error = Reply::Error(ErrorBody { message: "no".into(), kind: "not_found".into() });

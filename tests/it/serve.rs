@@ -55,14 +55,10 @@ impl Normaliser {
         let mut last = 0;
         for m in self.hex.find_iter(&text) {
             out.push_str(&text[last..m.start()]);
-            let token = m.as_str();
-            if token.bytes().all(|b| b.is_ascii_digit()) {
-                out.push_str(token);
-            } else {
-                let next = self.tokens.len() + 1;
-                let n = *self.tokens.entry(token.to_string()).or_insert(next);
-                out.push_str(&format!("<id{n}>"));
-            }
+            // Digits only too: a short id can be all digits.
+            let next = self.tokens.len() + 1;
+            let n = *self.tokens.entry(m.as_str().to_string()).or_insert(next);
+            out.push_str(&format!("<id{n}>"));
             last = m.end();
         }
         out.push_str(&text[last..]);
