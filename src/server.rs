@@ -78,7 +78,9 @@ pub type SharedEngine = Arc<Mutex<Engine>>;
 /// once, before the server accepts requests, with the shared engine and the
 /// stop signal, and returns the thread it started. That thread must return
 /// soon after the stop signal is set; the server joins it before it removes
-/// serve.json and releases the store.
+/// serve.json and releases the store. Where it finds the engine's mutex
+/// poisoned (an operation panicked), it should call [`StopSignal::stop`]
+/// and return, as the server does for requests.
 ///
 /// ```ignore
 /// let mailroom: Background = Box::new(|engine, stop| {
@@ -294,7 +296,7 @@ impl Server {
         let (mut term, mut int) = self.signals.take().expect("a bound server has its signal handlers");
         let threads: Vec<JoinHandle<()>> =
             background.into_iter().map(|task| task(Arc::clone(&self.engine), stop.clone())).collect();
-        let state = AppState { engine: Arc::clone(&self.engine), token: Arc::clone(&self.token) };
+        let state = AppState { engine: Arc::clone(&self.engine), token: Arc::clone(&self.token), stop: stop.clone() };
         let app = Router::new()
             .route(REQUEST_PATH, post(handle_request))
             .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -376,6 +378,9 @@ fn write_info(root: &Path, info: &ServeInfo) -> Result<(), ServeError> {
 struct AppState {
     engine: SharedEngine,
     token: Arc<str>,
+    /// Set when a request panicked: the engine's state in memory is then
+    /// unknown, so the server stops and releases the store.
+    stop: StopSignal,
 }
 
 fn reply(status: StatusCode, body: Reply) -> HttpResponse {
@@ -441,18 +446,15 @@ async fn handle_request(State(state): State<AppState>, headers: HeaderMap, body:
             let (status, kind) = classify(&e);
             error_reply(status, kind, error_chain(&e))
         }
-        Ok(Err(())) => error_reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the engine stopped after an internal error in an earlier request: restart `akten serve` and run `akten verify`"
-                .to_string(),
-        ),
-        Err(_) => error_reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error while handling the request (see the output of `akten serve`): restart it and run `akten verify`"
-                .to_string(),
-        ),
+        Ok(Err(())) | Err(_) => {
+            state.stop.stop();
+            error_reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error in akten serve (see its output); it stops now: run `akten verify`, then start it again"
+                    .to_string(),
+            )
+        }
     }
 }
 

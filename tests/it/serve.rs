@@ -413,3 +413,36 @@ fn serve_port_from_config_and_old_configs_load() {
     assert!(served.stop_with(libc::SIGTERM).success());
     assert!(!Path::new(&s.path.join("serve.json")).exists());
 }
+
+/// Like `add`, `serve` creates the default store when none is given and
+/// none exists; commands on the default store then go to it.
+#[test]
+fn serve_creates_the_default_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("brief.txt"), "Sehr geehrte Damen und Herren").unwrap();
+    let akten = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::util::BIN);
+        cmd.env_remove("AKTEN_STORE").args(args).current_dir(dir.path());
+        cmd
+    };
+    let mut child =
+        akten(&["serve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let info = dir.path().join("akten-data/serve.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !info.is_file() {
+        assert!(std::time::Instant::now() < deadline, "akten serve wrote no akten-data/serve.json within 30 s");
+        assert!(child.try_wait().unwrap().is_none(), "akten serve exited early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = akten(&["add", "brief.txt"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "the server, not the client, created the store");
+    let out = akten(&["posteingang", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("brief"));
+    // SAFETY: kill(2) on the pid of a child we started and still own.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("created a new store at"));
+    assert!(!info.exists());
+}
