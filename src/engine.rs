@@ -506,7 +506,6 @@ impl Progress for NoProgress {
 
 /// The engine over one open store.
 pub struct Engine {
-    store: Store,
     blobs: BlobStore,
     catalog: Catalog,
     calendar: Calendar,
@@ -521,6 +520,10 @@ pub struct Engine {
     /// Relative input paths of the request in hand are opened against this
     /// directory (empty: the process's own); see [`Engine::handle_in`].
     input_base: PathBuf,
+    /// Holds the store lock. Fields drop in declaration order, so this one
+    /// stays last: the lock goes only after the catalog and the index are
+    /// closed, and a process that takes it next can open them.
+    store: Store,
 }
 
 fn input_err(path: &Path, problem: impl Into<String>) -> Error {
