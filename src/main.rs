@@ -149,14 +149,53 @@ fn open_engine_quiet(location: &StoreLocation, create_default: bool, actor: &Act
     Ok(engine)
 }
 
-/// Sends `request` to the `akten serve` holding the store, if one runs:
-/// `None` means run it embedded.
-fn forward(location: &StoreLocation, request: &Request, actor: &Actor) -> anyhow::Result<Option<Response>> {
+/// Where a request runs.
+enum Route {
+    /// `akten serve` ran it.
+    Answered(Box<Response>),
+    /// Run it embedded; `stopping` is the pid of a server that refused the
+    /// connection while alive (it is shutting down): its lock is waited for.
+    Embedded { stopping: Option<u32> },
+}
+
+/// Sends `request` to the `akten serve` holding the store, if one runs.
+fn forward(location: &StoreLocation, request: &Request, actor: &Actor) -> anyhow::Result<Route> {
     match cli::remote::forward(location.path(), request, actor)? {
-        cli::remote::Forwarded::NotRunning => Ok(None),
-        cli::remote::Forwarded::Answered(response) => Ok(Some(*response)),
+        cli::remote::Forwarded::NotRunning => Ok(Route::Embedded { stopping: None }),
+        cli::remote::Forwarded::Stopping { pid } => Ok(Route::Embedded { stopping: Some(pid) }),
+        cli::remote::Forwarded::Answered(response) => Ok(Route::Answered(response)),
         // Printed exactly as the same error from an embedded engine.
         cli::remote::Forwarded::Refused(message) => Err(anyhow::Error::msg(message)),
+    }
+}
+
+/// How long a command waits for a stopping `akten serve` to release the store.
+const STOPPING_WAIT: Duration = Duration::from_secs(10);
+
+/// [`open_engine`], waiting (at most [`STOPPING_WAIT`]) while the store is
+/// locked by the server `stopping`, which finishes its last request and
+/// then releases it. Any other holder gets the usual "in use" error at once.
+fn open_engine_after(
+    location: &StoreLocation,
+    create_default: bool,
+    actor: &Actor,
+    stopping: Option<u32>,
+) -> anyhow::Result<Engine> {
+    let deadline = Instant::now() + STOPPING_WAIT;
+    loop {
+        match open_engine(location, create_default, actor) {
+            Err(e)
+                if stopping.is_some_and(cli::remote::process_alive)
+                    && Instant::now() < deadline
+                    && matches!(
+                        e.downcast_ref::<akten::engine::Error>(),
+                        Some(akten::engine::Error::Store(akten::store::StoreError::Locked { .. }))
+                    ) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            result => return result,
+        }
     }
 }
 
@@ -255,13 +294,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show { id } => Request::Show { id },
         Command::Get { doc, version, output } => {
             let request = Request::Get { doc, version };
-            if let Some(response) = forward(&location, &request, &actor)? {
-                // Blobs are write-once and content-addressed: safe to read
-                // without the lock the server holds.
-                let blobs = akten::blobs::BlobStore::open(&location.path().join("blobs"));
-                return get(&response, &|blob, out| Ok(blobs.copy_verified(blob, out)?), output, json);
-            }
-            let mut engine = open_engine(&location, false, &actor)?;
+            let stopping = match forward(&location, &request, &actor)? {
+                Route::Answered(response) => {
+                    // Blobs are write-once and content-addressed: safe to
+                    // read without the lock the server holds.
+                    let blobs = akten::blobs::BlobStore::open(&location.path().join("blobs"));
+                    return get(&response, &|blob, out| Ok(blobs.copy_verified(blob, out)?), output, json);
+                }
+                Route::Embedded { stopping } => stopping,
+            };
+            let mut engine = open_engine_after(&location, false, &actor, stopping)?;
             let response = engine.handle(request, &actor)?;
             return get(&response, &|blob, out| Ok(engine.read_verified(blob, out)?), output, json);
         }
@@ -278,11 +320,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Adding documents is the main job: it alone creates the default store
     // when none exists yet.
     let create_default = matches!(request, Request::Add { .. });
-    if let Some(response) = forward(&location, &request, &actor)? {
-        print_response(&response, json)?;
-        return Ok(ExitCode::from(exit_code(&response)));
-    }
-    let mut engine = open_engine(&location, create_default, &actor)?;
+    let stopping = match forward(&location, &request, &actor)? {
+        Route::Answered(response) => {
+            print_response(&response, json)?;
+            return Ok(ExitCode::from(exit_code(&response)));
+        }
+        Route::Embedded { stopping } => stopping,
+    };
+    let mut engine = open_engine_after(&location, create_default, &actor, stopping)?;
     let response = engine.handle(request, &actor)?;
     print_response(&response, json)?;
     Ok(ExitCode::from(exit_code(&response)))

@@ -6,7 +6,9 @@
 //! the working directory for relative paths; its answer is printed exactly
 //! as an embedded engine's would be. Where no server runs (no file, its pid
 //! gone, or the port refusing connections: a stale file after a crash) the
-//! command runs embedded, as if the file were not there.
+//! command runs embedded, as if the file were not there. A port that refuses
+//! while the pid lives is a server shutting down: the command waits a little
+//! for it to release the store.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,10 @@ use akten::server::{Envelope, REQUEST_PATH, Reply, SERVE_FILE, SERVE_FORMAT, Ser
 pub enum Forwarded {
     /// No server runs for this store: run it embedded.
     NotRunning,
+    /// The server's process lives but its port refuses connections: it is
+    /// stopping (or the file is stale and the pid reused). Run embedded,
+    /// once it released the store.
+    Stopping { pid: u32 },
     /// The server ran it.
     Answered(Box<Response>),
     /// The server ran it and the engine refused it: the message is what the
@@ -83,8 +89,10 @@ pub fn forward(store: &Path, request: &Request, actor: &Actor) -> Result<Forward
         .send(body.as_str());
     let mut answer = match answer {
         Ok(a) => a,
-        Err(ureq::Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(Forwarded::NotRunning),
-        Err(ureq::Error::ConnectionFailed) => return Ok(Forwarded::NotRunning),
+        Err(ureq::Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            return Ok(Forwarded::Stopping { pid: info.pid });
+        }
+        Err(ureq::Error::ConnectionFailed) => return Ok(Forwarded::Stopping { pid: info.pid }),
         Err(e) => return Err(transport(e.to_string())),
     };
     let mut bytes = Vec::new();
@@ -99,7 +107,7 @@ pub fn forward(store: &Path, request: &Request, actor: &Actor) -> Result<Forward
 }
 
 /// Whether a process with this pid exists (it may belong to another user).
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
     if pid <= 0 {
         return false;

@@ -446,3 +446,30 @@ fn serve_creates_the_default_store() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("created a new store at"));
     assert!(!info.exists());
 }
+
+/// A command that finds the server's port closed while its process lives
+/// (it is shutting down) waits for the store instead of failing "in use".
+#[test]
+fn command_during_shutdown_waits_for_the_store() {
+    let s = TestStore::new();
+    let mut served = s.serve();
+    s.open_akte("000.04", "Vorlagen");
+    // The server as a client sees it between closing its port and exiting.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut info = served.info.clone();
+    info["address"] = format!("127.0.0.1:{port}").into();
+    std::fs::write(s.path.join("serve.json"), info.to_string()).unwrap();
+
+    let mut client = s
+        .cmd(["akte", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(client.try_wait().unwrap().is_none(), "the command waits while the server holds the store");
+    assert!(served.stop_with(libc::SIGTERM).success());
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Vorlagen"));
+}
