@@ -525,18 +525,24 @@ impl Progress for NoProgress {
 
 /// The engine over one open store.
 pub struct Engine {
-    store: Store,
     blobs: BlobStore,
     catalog: Catalog,
     calendar: Calendar,
     akte_template: AzTemplate,
     vorgang_template: AzTemplate,
     plan: Plan,
-    progress: Box<dyn Progress>,
+    progress: Box<dyn Progress + Send>,
     index: SearchIndex,
     /// The catalog change number the index holds, once this process knows it.
     index_seq: Option<u64>,
     extractor: Extractor,
+    /// Relative input paths of the request in hand are opened against this
+    /// directory (empty: the process's own); see [`Engine::handle_in`].
+    input_base: PathBuf,
+    /// Holds the store lock. Fields drop in declaration order, so this one
+    /// stays last: the lock goes only after the catalog and the index are
+    /// closed, and a process that takes it next can open them.
+    store: Store,
 }
 
 fn input_err(path: &Path, problem: impl Into<String>) -> Error {
@@ -546,7 +552,14 @@ fn input_err(path: &Path, problem: impl Into<String>) -> Error {
 /// Opens a file the user named for reading, with errors that say what is
 /// wrong with it.
 fn open_input(path: &Path) -> Result<(File, u64), Error> {
-    let meta = match std::fs::metadata(path) {
+    open_input_at(path, path)
+}
+
+/// [`open_input`] of `real`, with errors naming the path as the user typed
+/// it (`shown`).
+fn open_input_at(real: &Path, shown: &Path) -> Result<(File, u64), Error> {
+    let path = shown;
+    let meta = match std::fs::metadata(real) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(input_err(path, "no such file: check the path")),
         Err(e) => return Err(input_err(path, format!("cannot be read: {e}"))),
@@ -557,7 +570,7 @@ fn open_input(path: &Path) -> Result<(File, u64), Error> {
     if !meta.is_file() {
         return Err(input_err(path, "is not a regular file"));
     }
-    match File::open(path) {
+    match File::open(real) {
         Ok(f) => Ok((f, meta.len())),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             Err(input_err(path, "cannot be read (permission denied): check its permissions"))
@@ -714,15 +727,21 @@ impl Engine {
             index,
             index_seq: None,
             extractor,
+            input_base: PathBuf::new(),
         })
     }
 
-    pub fn set_progress(&mut self, progress: Box<dyn Progress>) {
+    pub fn set_progress(&mut self, progress: Box<dyn Progress + Send>) {
         self.progress = progress;
     }
 
     pub fn root(&self) -> &Path {
         self.store.root()
+    }
+
+    /// The store's akten.toml, as read on open.
+    pub fn config(&self) -> &Config {
+        self.store.config()
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -745,6 +764,23 @@ impl Engine {
         let response = self.dispatch(request, actor)?;
         self.sync_index()?;
         Ok(response)
+    }
+
+    /// [`Engine::handle`] for a client in another working directory: the
+    /// relative input paths of the request (`Add.files`, `VersionAdd.file`,
+    /// `PlanImport.file`) are opened against `base`, while the response and
+    /// errors show them as the client typed them, so the output is the same
+    /// as if the client had run the request itself.
+    pub fn handle_in(&mut self, request: Request, actor: &Actor, base: &Path) -> Result<Response, Error> {
+        self.input_base = base.to_path_buf();
+        let result = self.handle(request, actor);
+        self.input_base = PathBuf::new();
+        result
+    }
+
+    /// Opens an input file of the request in hand (see [`Engine::handle_in`]).
+    fn open_request_input(&self, path: &Path) -> Result<(File, u64), Error> {
+        open_input_at(&self.input_base.join(path), path)
     }
 
     fn dispatch(&mut self, request: Request, actor: &Actor) -> Result<Response, Error> {
@@ -861,8 +897,9 @@ impl Engine {
         dry_run: bool,
         actor: &Actor,
     ) -> Result<Response, Error> {
-        let (_, _) = open_input(file)?;
-        let bytes = std::fs::read(file).map_err(|e| input_err(file, format!("cannot be read: {e}")))?;
+        let (mut input, _) = self.open_request_input(file)?;
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut input, &mut bytes).map_err(|e| input_err(file, format!("cannot be read: {e}")))?;
         let new = plan_from_bytes(&bytes, file, name, version)?;
         let counts = self.catalog.akten_per_position()?;
         let (merged, changes) = self.plan.merge_new_version(new, &counts)?;
@@ -1190,7 +1227,7 @@ impl Engine {
         // are closed again so that long lists do not exhaust descriptors.
         let mut sizes = Vec::with_capacity(files.len());
         for path in files {
-            sizes.push(open_input(path)?.1);
+            sizes.push(self.open_request_input(path)?.1);
         }
         let spec = AddSpec { place: self.place(&location)?, location, ..spec };
         let mut results: Vec<Option<AddOutcome>> = vec![None; files.len()];
@@ -1231,7 +1268,7 @@ impl Engine {
         let mut staged: Vec<Staged> = Vec::new();
         for (offset, path) in chunk.iter().enumerate() {
             let i = first + offset;
-            let blob = match open_input(path).and_then(|(mut f, _)| Ok(self.blobs.stage(&mut f, path)?)) {
+            let blob = match self.open_request_input(path).and_then(|(mut f, _)| Ok(self.blobs.stage(&mut f, path)?)) {
                 Ok(s) => s,
                 Err(e) => {
                     results[i] = Some(AddOutcome::Failed { file: path.clone(), error: e.to_string() });
@@ -1356,7 +1393,7 @@ impl Engine {
     fn version_add(&mut self, doc_ref_text: &str, file: &Path, actor: &Actor) -> Result<Response, Error> {
         let doc = self.resolve_doc(doc_ref_text)?;
         self.ensure_open(&doc.location)?;
-        let (mut input, _) = open_input(file)?;
+        let (mut input, _) = self.open_request_input(file)?;
         let blob = self.blobs.stage(&mut input, file)?;
         if let Some(same) = doc.versions.iter().find(|v| v.blob == blob.id()) {
             return Err(Error::SameContent { file: file.display().to_string(), doc: doc.id, version: same.number });

@@ -24,5 +24,6 @@ pub mod intake;
 pub mod media;
 pub mod model;
 pub mod plan;
+pub mod server;
 pub mod store;
 pub mod verify;

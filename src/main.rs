@@ -7,6 +7,10 @@
 //! The audit actor is the OS user running the process; there is no option
 //! to claim another identity.
 //!
+//! Where `akten serve` holds the store (`<store>/serve.json`), every command
+//! but `init` and `serve` is sent to it ([`cli::remote`]) and its answer
+//! printed the same way; where the file is stale, the command runs embedded.
+//!
 //! Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.
 
 mod cli;
@@ -18,7 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, SearchRequest, StateFilter};
-use akten::model::{Actor, DocKind};
+use akten::model::{Actor, BlobId, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
 
@@ -120,8 +124,17 @@ fn command_line() -> String {
 }
 
 fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) -> anyhow::Result<Engine> {
+    let mut engine = open_engine_quiet(location, create_default, actor)?;
+    if io::stderr().is_terminal() {
+        engine.set_progress(Box::new(TerminalProgress { last: Cell::new(None) }));
+    }
+    Ok(engine)
+}
+
+/// [`open_engine`] without progress on the terminal.
+fn open_engine_quiet(location: &StoreLocation, create_default: bool, actor: &Actor) -> anyhow::Result<Engine> {
     let path = location.path();
-    let mut engine = match location {
+    let engine = match location {
         StoreLocation::Default(p) if create_default && !p.exists() => {
             let (engine, report) = Engine::init(p, PlanSource::Bundled, Config::new(), actor, &command_line())?;
             eprintln!(
@@ -133,10 +146,165 @@ fn open_engine(location: &StoreLocation, create_default: bool, actor: &Actor) ->
         }
         _ => Engine::open(path, &command_line())?,
     };
-    if io::stderr().is_terminal() {
-        engine.set_progress(Box::new(TerminalProgress { last: Cell::new(None) }));
-    }
     Ok(engine)
+}
+
+/// Where a request runs.
+enum Route {
+    /// `akten serve` ran it.
+    Answered(Box<Response>),
+    /// Run it embedded; `stopping` is the pid of a server that refused the
+    /// connection while alive (it is shutting down): its lock is waited for.
+    Embedded { stopping: Option<u32> },
+}
+
+/// Sends `request` to the `akten serve` holding the store, if one runs.
+fn forward(location: &StoreLocation, request: &Request, actor: &Actor) -> anyhow::Result<Route> {
+    match cli::remote::forward(location.path(), request, actor)? {
+        cli::remote::Forwarded::NotRunning => Ok(Route::Embedded { stopping: None }),
+        cli::remote::Forwarded::Stopping { pid } => Ok(Route::Embedded { stopping: Some(pid) }),
+        cli::remote::Forwarded::Answered(response) => Ok(Route::Answered(response)),
+        // Printed exactly as the same error from an embedded engine.
+        cli::remote::Forwarded::Refused(message) => Err(anyhow::Error::msg(message)),
+    }
+}
+
+/// How long a command waits for a stopping `akten serve` to release the store.
+const STOPPING_WAIT: Duration = Duration::from_secs(10);
+
+/// [`open_engine`], waiting (at most [`STOPPING_WAIT`]) while the store is
+/// locked by the server `stopping`, which finishes its last request and
+/// then releases it. Any other holder gets the usual "in use" error at once.
+fn open_engine_after(
+    location: &StoreLocation,
+    create_default: bool,
+    actor: &Actor,
+    stopping: Option<u32>,
+) -> anyhow::Result<Engine> {
+    let deadline = Instant::now() + STOPPING_WAIT;
+    loop {
+        match open_engine(location, create_default, actor) {
+            Err(e)
+                if stopping.is_some_and(cli::remote::process_alive)
+                    && Instant::now() < deadline
+                    && matches!(
+                        e.downcast_ref::<akten::engine::Error>(),
+                        Some(akten::engine::Error::Store(akten::store::StoreError::Locked { .. }))
+                    ) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How long `akten serve` waits at start for a store another process holds.
+const SERVE_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Who holds the store, where `err` says it is locked.
+fn lock_holder(err: &anyhow::Error) -> Option<&str> {
+    match err.downcast_ref::<akten::engine::Error>() {
+        Some(akten::engine::Error::Store(akten::store::StoreError::Locked { holder, .. })) => Some(holder),
+        _ => None,
+    }
+}
+
+/// The holder (as the lock describes it) is an `akten serve`.
+fn is_server(holder: &str) -> bool {
+    holder.split(',').next().is_some_and(|command| command.trim_end_matches(')').ends_with(" serve"))
+}
+
+/// How long the holder has held the lock, from its record.
+fn held_for(holder: &str) -> Option<Duration> {
+    let since = holder.split("since ").nth(1)?.trim_end_matches(')');
+    let since: jiff::Timestamp = since.parse().ok()?;
+    let age = jiff::Timestamp::now().duration_since(since);
+    Duration::try_from(age).ok()
+}
+
+/// Where a request is carried out.
+enum Target {
+    /// `akten serve` answered it.
+    Remote(Box<Response>),
+    /// No server: an engine opened here runs it.
+    Local(Box<Engine>),
+}
+
+/// How long after taking the lock an `akten serve` without serve.json is
+/// taken to be starting (opening the store, catching up the index), and
+/// waited for.
+const STARTING_WAIT: Duration = Duration::from_secs(10);
+
+/// Sends `request` to the server holding the store, or opens the store here.
+fn reach(location: &StoreLocation, request: &Request, actor: &Actor, create_default: bool) -> anyhow::Result<Target> {
+    let deadline = Instant::now() + STARTING_WAIT + STARTING_WAIT;
+    loop {
+        let stopping = match forward(location, request, actor)? {
+            Route::Answered(response) => return Ok(Target::Remote(response)),
+            Route::Embedded { stopping } => stopping,
+        };
+        match open_engine_after(location, create_default, actor, stopping) {
+            Err(e) if Instant::now() < deadline && held_by_starting_server(&e) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result.map(|e| Target::Local(Box::new(e))),
+        }
+    }
+}
+
+/// The store is locked by an `akten serve` that took it a moment ago and
+/// has no serve.json yet (it is starting: it writes one once it listens),
+/// or by a process that has not yet written who it is.
+fn held_by_starting_server(err: &anyhow::Error) -> bool {
+    lock_holder(err).is_some_and(|holder| {
+        holder == akten::store::UNKNOWN_HOLDER
+            || (is_server(holder) && held_for(holder).is_some_and(|age| age < STARTING_WAIT))
+    })
+}
+
+/// `akten serve`: holds the store and answers until stopped.
+fn serve(location: &StoreLocation, actor: &Actor) -> anyhow::Result<ExitCode> {
+    // A command a clerk runs at this moment holds the store for a second:
+    // wait for it rather than fail the service.
+    let deadline = Instant::now() + SERVE_LOCK_WAIT;
+    let mut told = false;
+    let engine = loop {
+        match open_engine_quiet(location, true, actor) {
+            // Another server is refused at once; a command is waited for.
+            Err(e) if Instant::now() < deadline && lock_holder(&e).is_some_and(|h| !is_server(h)) => {
+                if !told {
+                    eprintln!("akten serve: {e:#}; waiting up to {} s", SERVE_LOCK_WAIT.as_secs());
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => break result?,
+        }
+    };
+    let options = akten::server::ServeOptions::from_config(engine.config());
+    let options_time_zone = engine.config().calendar.time_zone.clone();
+    let server = akten::server::Server::bind(engine, &options)?;
+    emit(&format!(
+        "akten serve: store {}, listening on {} (pid {}); stop with Ctrl-C or SIGTERM\n",
+        server.store().display(),
+        server.address(),
+        std::process::id()
+    ))?;
+    // The mailroom runs beside the HTTP API; each file holds the engine only
+    // while it is taken in, and a stop is noticed between files.
+    let calendar = akten::calendar::Calendar::new(&options_time_zone).context("the configured time zone")?;
+    let mailroom: akten::server::Background = Box::new(move |engine, stop| {
+        std::thread::spawn(move || {
+            let log = move |line: &str| {
+                println!("{} {line}", calendar.display(jiff::Timestamp::now()));
+            };
+            let mut mailroom = akten::intake::mailroom::Mailroom::new(engine, Box::new(log));
+            mailroom.run(&|| stop.is_stopped(), false);
+        })
+    });
+    server.run(vec![mailroom])?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -225,8 +393,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kind: args.kind.map(doc_kind),
                 received: args.received.as_deref().map(akten::calendar::Calendar::parse_date).transpose()?,
             };
-            let mut engine = open_engine(&location, false, &actor)?;
-            let response = engine.handle(request, &actor)?;
+            let response = match reach(&location, &request, &actor, false)? {
+                Target::Remote(response) => *response,
+                Target::Local(mut engine) => engine.handle(request, &actor)?,
+            };
             return write_cover_sheet(&response, &args.output, json);
         }
         Command::Ocr { pending: _, failed, limit } => Request::OcrPending { limit, failed },
@@ -235,9 +405,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Move { doc, to, allow_duplicate } => Request::Move { doc, target: to, allow_duplicate },
         Command::Show { id } => Request::Show { id },
         Command::Get { doc, version, output } => {
-            let engine = open_engine(&location, false, &actor)?;
-            return get(engine, doc, version, output, json, &actor);
+            let request = Request::Get { doc, version };
+            match reach(&location, &request, &actor, false)? {
+                Target::Remote(response) => {
+                    // Blobs are write-once and content-addressed: safe to
+                    // read without the lock the server holds.
+                    let blobs = akten::blobs::BlobStore::open(&location.path().join("blobs"));
+                    return get(&response, &|blob, out| Ok(blobs.copy_verified(blob, out)?), output, json);
+                }
+                Target::Local(mut engine) => {
+                    let response = engine.handle(request, &actor)?;
+                    return get(&response, &|blob, out| Ok(engine.read_verified(blob, out)?), output, json);
+                }
+            }
         }
+        Command::Serve => return serve(&location, &actor),
         Command::Posteingang(PosteingangCommand::List) => Request::PosteingangList,
         Command::Log { object, limit } => {
             let limit = limit.or(if object.is_none() { Some(100) } else { None });
@@ -250,8 +432,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Adding documents is the main job: it alone creates the default store
     // when none exists yet.
     let create_default = matches!(request, Request::Add { .. });
-    let mut engine = open_engine(&location, create_default, &actor)?;
-    let response = engine.handle(request, &actor)?;
+    let response = match reach(&location, &request, &actor, create_default)? {
+        Target::Remote(response) => *response,
+        Target::Local(mut engine) => engine.handle(request, &actor)?,
+    };
     print_response(&response, json)?;
     Ok(ExitCode::from(exit_code(&response)))
 }
@@ -291,21 +475,16 @@ fn emit(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Copies a blob's bytes out verified (from the engine, or from the blob
+/// directory directly when `akten serve` holds the store).
+type ReadBlob<'a> = dyn Fn(&BlobId, &mut dyn Write) -> anyhow::Result<u64> + 'a;
+
 /// `akten get`: the engine says where the content is; the bytes are copied
 /// out verified, to a file (through a temporary name, renamed only once the
 /// hash matched) or to standard output (verified in a first pass, so no
 /// unverified byte is ever printed).
-fn get(
-    engine: Engine,
-    doc: String,
-    version: Option<u32>,
-    output: Option<PathBuf>,
-    json: bool,
-    actor: &Actor,
-) -> anyhow::Result<ExitCode> {
-    let mut engine = engine;
-    let response = engine.handle(Request::Get { doc, version }, actor)?;
-    let Response::Content(info) = &response else { bail!("unexpected response to get") };
+fn get(response: &Response, read: &ReadBlob, output: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let Response::Content(info) = response else { bail!("unexpected response to get") };
     let blob = info.version.blob;
     match output {
         Some(path) => {
@@ -319,7 +498,7 @@ fn get(
                 let mut file = std::fs::File::create_new(&temp).with_context(|| {
                     format!("cannot create {}: check the directory exists and is writable", temp.display())
                 })?;
-                let written = engine.read_verified(&blob, &mut file)?;
+                let written = read(&blob, &mut file)?;
                 file.sync_all().with_context(|| format!("writing {}", temp.display()))?;
                 std::fs::rename(&temp, &path).with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(written)
@@ -329,7 +508,7 @@ fn get(
             }
             let written = result?;
             if json {
-                print_response(&response, true)?;
+                print_response(response, true)?;
             } else {
                 emit(&format!(
                     "wrote {} ({} bytes, version {} of {}, blake3 verified)\n",
@@ -351,9 +530,9 @@ fn get(
                     info.version.media_type
                 );
             }
-            engine.read_verified(&blob, &mut io::sink())?;
+            read(&blob, &mut io::sink())?;
             let mut stdout = io::stdout().lock();
-            engine.read_verified(&blob, &mut stdout)?;
+            read(&blob, &mut stdout)?;
             stdout.flush().context("writing to standard output")?;
         }
     }

@@ -97,6 +97,19 @@ pub struct Config {
     pub extract: crate::extract::ExtractConfig,
     #[serde(default)]
     pub mailroom: crate::intake::MailroomConfig,
+    #[serde(default)]
+    pub serve: ServeSection,
+}
+
+/// `[serve]`: the engine daemon (`akten serve`, src/server.rs). It listens
+/// on 127.0.0.1 only; the address is deliberately not configurable.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// TCP port on 127.0.0.1; 0 = any free port (clients read the real one
+    /// from `<store>/serve.json`).
+    #[serde(default)]
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -172,6 +185,7 @@ impl Config {
             gc: GcSection::default(),
             extract: crate::extract::ExtractConfig::default(),
             mailroom: crate::intake::MailroomConfig::default(),
+            serve: ServeSection::default(),
         }
     }
 
@@ -223,6 +237,11 @@ impl Config {
              max_pixels = {pixels}\n\
              max_decompressed_mib = {decompressed}\n\
              max_text_mib = {text}\n\
+             \n\
+             [serve]\n\
+             # `akten serve` listens on 127.0.0.1 at this port; 0 = any free port\n\
+             # (the CLI finds the real one in serve.json in the store).\n\
+             port = {port}\n\
              \n\
              [mailroom]\n\
              # `akten serve` takes files from <store>/inbox and the station folders below.\n\
@@ -284,6 +303,7 @@ impl Config {
             attempts = self.mailroom.max_attempts,
             paper = self.mailroom.paper_retention_months,
             summary = self.mailroom.summary_secs,
+            port = self.serve.port,
         )
     }
 
@@ -471,9 +491,12 @@ fn describe_holder(record: &str) -> String {
             let since = field("since").map(|s| format!(", since {s}")).unwrap_or_default();
             format!("pid {pid} ({command}{user}{since})")
         }
-        _ => "another process".to_string(),
+        _ => UNKNOWN_HOLDER.to_string(),
     }
 }
+
+/// How a lock holder that has not (yet) written its record is described.
+pub const UNKNOWN_HOLDER: &str = "another process";
 
 /// The name of the OS user running this process, from the user database
 /// (never from environment variables, which anyone can set).

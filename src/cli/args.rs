@@ -28,6 +28,20 @@ Terms:
 The store is found via --store, else $AKTEN_STORE, else ./akten-data.
 Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.";
 
+const SERVE_ABOUT: &str = "\
+Run the engine as a daemon for this store (the main job).
+
+`akten serve` opens the store (creating ./akten-data with the bundled Aktenplan when
+no store is given and none exists), holds it, and answers on 127.0.0.1: every other
+akten command run on the same store while it runs is sent to it and prints the same
+as without it. The port is `port` under [serve] in akten.toml (0, the default: any
+free port).
+
+While it runs, <store>/serve.json says where it listens, and <store>/serve.token
+(readable only by the store's owner) holds the token clients must send.
+Stop it with Ctrl-C or SIGTERM (`kill PID`, the pid is in serve.json): it finishes the
+request in hand, removes both files and releases the store.";
+
 #[derive(Debug, Parser)]
 #[command(name = "akten", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
@@ -152,6 +166,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run the engine as a daemon for this store (the main job)
+    #[command(long_about = SERVE_ABOUT)]
+    Serve,
     /// Full-text search: words (German forms and compounds found), "phrases",
     /// AND/OR/NOT or -word, field:value (title, text, sender, az, vz, kind, channel), prefix*
     Search(SearchArgs),

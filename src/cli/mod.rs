@@ -1,4 +1,5 @@
 //! Command-line front end: argument definitions and rendering of responses.
 
 pub mod args;
+pub mod remote;
 pub mod render;

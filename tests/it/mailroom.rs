@@ -381,7 +381,10 @@ fn scanned_letter(s: &TestStore, name: &str, text: &str) -> image::GrayImage {
 #[test]
 fn a_scanned_batch_is_split_read_by_ocr_and_recorded() {
     let test = "a_scanned_batch_is_split_read_by_ocr_and_recorded";
-    if !need("tesseract", test, "tesseract-ocr") || !need("pdftoppm", test, "poppler-utils") || !need("convert", test, "imagemagick") {
+    if !need("tesseract", test, "tesseract-ocr")
+        || !need("pdftoppm", test, "poppler-utils")
+        || !need("convert", test, "imagemagick")
+    {
         return;
     }
     let s = TestStore::new();
@@ -441,10 +444,34 @@ fn write_slowly(path: &Path, bytes: &[u8], chunks: usize, pause: std::time::Dura
     }
 }
 
-/// `akten serve` on the test store, its output appended to a log file.
-fn start_serve(s: &TestStore, log: &Path) -> std::process::Child {
+/// `akten serve` on the test store, its output appended to a log file;
+/// killed when dropped (a failing test leaves no server behind).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_serve(s: &TestStore, log: &Path) -> Server {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    s.cmd(["serve"]).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("start akten serve")
+    Server(s.cmd(["serve"]).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("start akten serve"))
+}
+
+/// Who holds locks and which akten processes run (for a failure message).
+fn lock_diagnostics() -> String {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "pid,ppid,stat,args"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!(
+        "/proc/locks:\n{locks}\nprocesses:\n{}",
+        ps.lines().filter(|l| l.contains("akten")).collect::<Vec<_>>().join("\n")
+    )
 }
 
 #[test]
@@ -466,7 +493,10 @@ fn serve_takes_200_files_exactly_once_across_kills() {
     std::fs::create_dir_all(&station).unwrap();
     append_config(
         &s,
-        &format!("\n[[mailroom.station]]\nname = \"poststelle-2\"\nfolder = \"{}\"\ntarget = \"{az_b}\"\n", station.display()),
+        &format!(
+            "\n[[mailroom.station]]\nname = \"poststelle-2\"\nfolder = \"{}\"\ntarget = \"{az_b}\"\n",
+            station.display()
+        ),
     );
     let inbox = s.path.join("inbox");
 
@@ -487,7 +517,8 @@ fn serve_takes_200_files_exactly_once_across_kills() {
     let sheet_a = cover_sheet(&s, &["--akte", &az_a]);
     let sheet_v = cover_sheet(&s, &["--vorgang", &vz]);
     let sheet_sep = cover_sheet(&s, &["--separator"]);
-    let (scan_a, scan_v, scan_sep) = (scanned(&s, &sheet_a, 150), scanned(&s, &sheet_v, 150), scanned(&s, &sheet_sep, 150));
+    let (scan_a, scan_v, scan_sep) =
+        (scanned(&s, &sheet_a, 150), scanned(&s, &sheet_v, 150), scanned(&s, &sheet_sep, 150));
     let work = s.dir.path().join("files");
     for (name, bytes) in [("a.pdf", &sheet_a), ("v.pdf", &sheet_v), ("sep.pdf", &sheet_sep)] {
         std::fs::write(work.join(name), bytes).unwrap();
@@ -578,8 +609,15 @@ fn serve_takes_200_files_exactly_once_across_kills() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
     while kills < 5 || !writer.is_finished() {
         std::thread::sleep(rng.millis(700, 2500));
-        server.kill().unwrap(); // SIGKILL
-        server.wait().unwrap();
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!(
+                "akten serve ended by itself ({status}):\n{}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                lock_diagnostics()
+            );
+        }
+        server.0.kill().unwrap(); // SIGKILL
+        server.0.wait().unwrap();
         kills += 1;
         server = start_serve(&s, &log);
         assert!(std::time::Instant::now() < deadline, "writers did not finish");
@@ -590,27 +628,33 @@ fn serve_takes_200_files_exactly_once_across_kills() {
     assert_eq!(during.code, 0, "{during:?}");
     // Then wait until the folders hold only ignored names and failed/ is complete.
     let settled = || {
-        let left: Vec<String> = names_in(&inbox).into_iter().chain(names_in(&station)).filter(|n| !n.ends_with(".part")).collect();
+        let left: Vec<String> =
+            names_in(&inbox).into_iter().chain(names_in(&station)).filter(|n| !n.ends_with(".part")).collect();
         left.is_empty() && names_in(&s.path.join("failed")).len() == 2 * broken.len()
     };
     while !settled() {
         assert!(
             std::time::Instant::now() < deadline,
-            "not settled: inbox {:?}, failed {:?}\n{}",
+            "not settled: inbox {:?}, failed {:?}\n{}\nserver: {:?}\n{}",
             names_in(&inbox),
             names_in(&s.path.join("failed")),
-            std::fs::read_to_string(&log).unwrap_or_default()
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            server.0.try_wait(),
+            lock_diagnostics()
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     // SIGTERM: finishes the file in hand, then stops cleanly.
     unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
+        libc::kill(server.0.id() as i32, libc::SIGTERM);
     }
-    let status = server.wait().unwrap();
+    let status = server.0.wait().unwrap();
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "serve did not stop cleanly on SIGTERM: {status:?}\n{log_text}");
-    eprintln!("{test}: {kills} kills; log:\n{}", log_text.lines().filter(|l| l.contains("mailroom")).collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "{test}: {kills} kills; log:\n{}",
+        log_text.lines().filter(|l| l.contains("mailroom")).collect::<Vec<_>>().join("\n")
+    );
 
     let docs = documents(&s, &[&az_a, &az_b], &[&vz]);
     for (name, dup) in &duplicates {

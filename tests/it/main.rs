@@ -12,6 +12,7 @@ mod ocr;
 mod pdfgen;
 mod plan;
 mod search;
+mod serve;
 mod streaming;
 mod tour;
 mod util;

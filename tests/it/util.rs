@@ -167,3 +167,88 @@ pub fn need(program: &str, test: &str, package: &str) -> bool {
     eprintln!("SKIPPED {test}: needs `{program}` (Debian package {package})");
     false
 }
+
+/// A running `akten serve` on a test store; killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// serve.json as the server wrote it.
+    pub info: Value,
+    /// The line it printed on start.
+    pub first_line: String,
+}
+
+impl Served {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` and waits (at most 30 s) for the server to exit.
+    #[track_caller]
+    pub fn stop_with(&mut self, signal: i32) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on the pid of a child we started and still own.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill {}: {}", self.pid(), std::io::Error::last_os_error());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for akten serve") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "akten serve did not exit within 30 s of signal {signal}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestStore {
+    /// Starts `akten serve` on this store from another working directory
+    /// (`/`, so that relative paths of clients must be resolved against
+    /// theirs), and waits for serve.json (30 s at most). Its stderr goes to
+    /// `<dir>/serve.stderr`.
+    #[track_caller]
+    pub fn serve(&self) -> Served {
+        use std::io::BufRead;
+        let stderr = std::fs::File::create(self.dir.path().join("serve.stderr")).unwrap();
+        let mut child = Command::new(BIN)
+            .env_remove("AKTEN_STORE")
+            .arg("--store")
+            .arg(&self.path)
+            .arg("serve")
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start akten serve");
+        let info_path = self.path.join("serve.json");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let info = loop {
+            // A stale serve.json of an earlier server names another pid.
+            if let Ok(text) = std::fs::read_to_string(&info_path)
+                && let Ok(info) = serde_json::from_str::<Value>(&text)
+                && info["pid"] == child.id()
+            {
+                break info;
+            }
+            let log = || std::fs::read_to_string(self.dir.path().join("serve.stderr")).unwrap_or_default();
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("akten serve exited ({status}) before writing {}:\n{}", info_path.display(), log());
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("akten serve did not write {} within 30 s:\n{}", info_path.display(), log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut first_line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+        Served { child, info, first_line }
+    }
+}
