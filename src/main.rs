@@ -574,9 +574,15 @@ fn write_cover_sheet(response: &Response, output: &Path, json: bool) -> anyhow::
     if json {
         print_response(response, true)?;
     } else {
-        let what = match (&spec.vorgang_title, &spec.akte_title) {
-            (None, None) => "separator sheet".to_string(),
-            _ => format!("cover sheet ({})", spec.payload),
+        let what = match akten::coversheet::parse(&spec.payload) {
+            Ok(akten::coversheet::CoverTarget::Target { akte, vorgang: Some(vz), .. }) => format!(
+                "cover sheet for Vorgang {vz} \"{}\" in Akte {akte}",
+                spec.vorgang_title.as_deref().unwrap_or_default()
+            ),
+            Ok(akten::coversheet::CoverTarget::Target { akte, .. }) => {
+                format!("cover sheet for Akte {akte} \"{}\"", spec.akte_title.as_deref().unwrap_or_default())
+            }
+            _ => "separator sheet".to_string(),
         };
         emit(&format!(
             "wrote {}: {what}; print it at 100 % and put it on top of the document before scanning\n",

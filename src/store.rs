@@ -485,8 +485,17 @@ fn take_lock(root: &Path, command: &str) -> Result<File, StoreError> {
 fn describe_holder(record: &str) -> String {
     let field =
         |name: &str| record.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('='))).map(str::trim);
+    // The record is written just after the lock is taken: one naming a
+    // process that is gone is the last holder's, and the new one is
+    // still writing its own.
+    let alive = |pid: &str| {
+        pid.parse::<i32>().is_ok_and(|pid| {
+            // SAFETY: signal 0 only checks that the process exists.
+            unsafe { libc::kill(pid, 0) == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
+        })
+    };
     match (field("pid"), field("command")) {
-        (Some(pid), Some(command)) => {
+        (Some(pid), Some(command)) if alive(pid) => {
             let user = field("user").map(|u| format!(", user {u}")).unwrap_or_default();
             let since = field("since").map(|s| format!(", since {s}")).unwrap_or_default();
             format!("pid {pid} ({command}{user}{since})")

@@ -633,6 +633,13 @@ fn serve_takes_200_files_exactly_once_across_kills() {
         left.is_empty() && names_in(&s.path.join("failed")).len() == 2 * broken.len()
     };
     while !settled() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!(
+                "akten serve ended by itself ({status}) before the inbox was empty:\n{}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                lock_diagnostics()
+            );
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "not settled: inbox {:?}, failed {:?}\n{}\nserver: {:?}\n{}",
