@@ -48,7 +48,7 @@ use crate::verify::{self, GcReport, VerifyReport};
 mod intake;
 mod search;
 
-pub use intake::{CoverSheetSpec, FailedFile, IntakeDoc, IntakeOutcome};
+pub use intake::{CoverSheetSpec, FailedFile, IntakeDoc, IntakeOutcome, Prepare, Prepared};
 pub use search::{
     FacetCount, OcrReport, ReindexReport, SearchHit, SearchReport, SearchRequest, SimilarReport, TextView,
 };
@@ -536,6 +536,8 @@ pub struct Engine {
     /// The catalog change number the index holds, once this process knows it.
     index_seq: Option<u64>,
     extractor: Extractor,
+    /// Blobs of inbox files being read right now (by the mailroom's readers).
+    intake_in_flight: std::collections::HashSet<BlobId>,
     /// Relative input paths of the request in hand are opened against this
     /// directory (empty: the process's own); see [`Engine::handle_in`].
     input_base: PathBuf,
@@ -727,6 +729,7 @@ impl Engine {
             index,
             index_seq: None,
             extractor,
+            intake_in_flight: Default::default(),
             input_base: PathBuf::new(),
         })
     }

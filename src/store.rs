@@ -259,6 +259,8 @@ impl Config {
              # Paper originals of scans may be destroyed this many months after filing:\n\
              paper_retention_months = {paper}\n\
              summary_secs = {summary}\n\
+             # Files read at the same time, each by its own worker; 0 = one per core:\n\
+             readers = {readers}\n\
              \n\
              # The store's inbox as a station (scan record defaults):\n\
              # [mailroom.inbox]\n\
@@ -303,6 +305,7 @@ impl Config {
             attempts = self.mailroom.max_attempts,
             paper = self.mailroom.paper_retention_months,
             summary = self.mailroom.summary_secs,
+            readers = self.mailroom.readers,
             port = self.serve.port,
         )
     }

@@ -39,6 +39,34 @@ pub enum IntakeOutcome {
     Failed { reason: String },
     /// The file disappeared before it could be read.
     Gone,
+    /// A file with the same bytes is being taken in right now; look again
+    /// later (it will then be "already taken").
+    Busy,
+}
+
+/// The outcome of [`Engine::intake_prepare`].
+pub enum Prepare {
+    /// Read it ([`Prepared::read`]), then [`Engine::intake_finish`].
+    Ready(Prepared),
+    Done(IntakeOutcome),
+}
+
+/// A file whose blob is durable, to be read outside the engine's lock.
+pub struct Prepared {
+    path: PathBuf,
+    blob: BlobId,
+    blob_path: PathBuf,
+    media_type: String,
+    scanned_at: Timestamp,
+    parts_dir: PathBuf,
+}
+
+impl Prepared {
+    /// Step 2, without the engine's lock: the text, cover sheets and parts,
+    /// read by `extractor` (a worker process of the caller's).
+    pub fn read(&self, extractor: &mut crate::extract::Extractor) -> crate::extract::Extraction {
+        extractor.extract_intake(&self.blob_path, &self.media_type, &self.parts_dir)
+    }
 }
 
 /// One document made from an inbox file.
@@ -86,43 +114,99 @@ impl Engine {
         self.store.root().join("failed")
     }
 
-    /// Takes in the inbox file at `path` from `station` (see the module docs).
-    /// The file is not touched; the caller removes or moves it by the outcome.
+    /// Takes in the inbox file at `path` from `station` (see the module docs),
+    /// reading it with the engine's own text reader. The file is not
+    /// touched; the caller removes or moves it by the outcome.
     pub fn take_in(&mut self, path: &Path, station: &StationConfig) -> Result<IntakeOutcome, Error> {
-        let actor = Actor::new(format!("mailroom:{}", station.name));
+        let prepared = match self.intake_prepare(path, station)? {
+            Prepare::Ready(p) => p,
+            Prepare::Done(outcome) => return Ok(outcome),
+        };
+        let mut extractor = std::mem::replace(&mut self.extractor, crate::extract::Extractor::new(Default::default()));
+        let extraction = prepared.read(&mut extractor);
+        self.extractor = extractor;
+        self.intake_finish(prepared, station, extraction)
+    }
+
+    /// A text reader for intake beside the engine's own (the mailroom reads
+    /// several files at once, outside the engine's lock).
+    pub fn intake_extractor(&self) -> crate::extract::Extractor {
+        crate::extract::Extractor::new(self.store.config().extract.clone())
+    }
+
+    /// Step 1 of an intake, under the engine's lock: stage and hash the
+    /// file, check whether its bytes were taken in already (or are being
+    /// taken in by another reader just now), make the blob durable.
+    pub fn intake_prepare(&mut self, path: &Path, station: &StationConfig) -> Result<Prepare, Error> {
         let file_name = file_name_of(path);
         let (mut file, scanned_at) = match File::open(path).and_then(|f| {
             let modified = f.metadata()?.modified()?;
             Ok((f, modified))
         }) {
             Ok(x) => x,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(IntakeOutcome::Gone),
-            Err(e) => return Ok(IntakeOutcome::Failed { reason: format!("cannot be read: {e}") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Prepare::Done(IntakeOutcome::Gone)),
+            Err(e) => return Ok(Prepare::Done(IntakeOutcome::Failed { reason: format!("cannot be read: {e}") })),
         };
         let scanned_at = Timestamp::try_from(scanned_at).unwrap_or_else(|_| Timestamp::now());
         let mut staged = vec![self.blobs.stage(&mut file as &mut dyn Read, path)?];
         drop(file);
         let blob = staged[0].id();
         if let Some(record) = self.catalog.intake(&blob)? {
-            return Ok(IntakeOutcome::AlreadyTaken { blob, taken_at: record.taken_at, docs: record.docs });
+            return Ok(Prepare::Done(IntakeOutcome::AlreadyTaken {
+                blob,
+                taken_at: record.taken_at,
+                docs: record.docs,
+            }));
+        }
+        if self.intake_in_flight.contains(&blob) {
+            return Ok(Prepare::Done(IntakeOutcome::Busy));
         }
         let media_type = crate::media::sniff(staged[0].head(), &file_name).to_string();
         if staged[0].size() == 0 {
-            return Ok(IntakeOutcome::Failed { reason: "it is empty (0 bytes)".into() });
+            return Ok(Prepare::Done(IntakeOutcome::Failed { reason: "it is empty (0 bytes)".into() }));
         }
         if method_for(&media_type) == Method::Unsupported {
-            return Ok(IntakeOutcome::Failed {
+            return Ok(Prepare::Done(IntakeOutcome::Failed {
                 reason: format!(
                     "it is not a PDF or an image (found {media_type}): the mailroom takes scans as PDF, PNG, JPEG or TIFF; add other files with `akten add`"
                 ),
-            });
+            }));
         }
         self.blobs.make_durable(&mut staged)?;
         drop(staged);
-
         let parts_dir = self.blobs.work_dir(&format!("intake-{}", blob.short()))?;
-        let result = self.take_in_read(path, station, &actor, blob, &media_type, scanned_at, &parts_dir);
-        let _ = std::fs::remove_dir_all(&parts_dir);
+        self.intake_in_flight.insert(blob);
+        let _ = station;
+        Ok(Prepare::Ready(Prepared {
+            path: path.to_path_buf(),
+            blob,
+            blob_path: self.blobs.path_of(&blob),
+            media_type,
+            scanned_at,
+            parts_dir,
+        }))
+    }
+
+    /// Step 3, under the engine's lock: count a crash as an attempt, or file
+    /// the parts in one commit. Always ends the intake of `prepared`.
+    pub fn intake_finish(
+        &mut self,
+        prepared: Prepared,
+        station: &StationConfig,
+        extraction: crate::extract::Extraction,
+    ) -> Result<IntakeOutcome, Error> {
+        let actor = Actor::new(format!("mailroom:{}", station.name));
+        let result = self.take_in_read(
+            &prepared.path,
+            station,
+            &actor,
+            prepared.blob,
+            &prepared.media_type,
+            prepared.scanned_at,
+            extraction,
+        );
+        self.intake_in_flight.remove(&prepared.blob);
+        let _ = std::fs::remove_dir_all(&prepared.parts_dir);
         result
     }
 
@@ -135,10 +219,9 @@ impl Engine {
         blob: BlobId,
         media_type: &str,
         scanned_at: Timestamp,
-        parts_dir: &Path,
+        extraction: crate::extract::Extraction,
     ) -> Result<IntakeOutcome, Error> {
         let file_name = file_name_of(path);
-        let extraction = self.extractor.extract_intake(&self.blobs.path_of(&blob), media_type, parts_dir);
         if extraction.stopped {
             let attempt = self.catalog.intake_attempts(&blob)? + 1;
             let mut txn = self.catalog.txn()?;

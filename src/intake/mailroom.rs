@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use notify::Watcher;
 
 use super::{MailroomConfig, StationConfig, error_text, ignored, looks_complete};
-use crate::engine::{Engine, IntakeOutcome, Place};
+use crate::engine::{Engine, IntakeOutcome, Place, Prepare};
 
 /// How often the loop wakes up to look at tracked files.
 const TICK: Duration = Duration::from_millis(250);
@@ -54,37 +54,62 @@ struct Counts {
     retried: u64,
 }
 
-/// The mailroom of one store.
-pub struct Mailroom {
+/// What the reader threads share.
+struct Shared {
     engine: Arc<Mutex<Engine>>,
     config: MailroomConfig,
     stations: Vec<StationConfig>,
-    polling: Vec<bool>,
     failed_dir: PathBuf,
+    log: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// What became of a file, for the counters and the table of tracked files.
+enum Effect {
+    Taken {
+        documents: u64,
+    },
+    Already,
+    Failed,
+    /// Look at it again after this long (crash retry, store error, busy).
+    Again(Duration),
+    Gone,
+}
+
+/// The mailroom of one store.
+pub struct Mailroom {
+    shared: Shared,
+    polling: Vec<bool>,
     tracked: HashMap<PathBuf, Tracked>,
-    log: Box<dyn Fn(&str) + Send>,
+    /// One text reader (worker process) per file read at the same time.
+    readers: Vec<crate::extract::Extractor>,
     counts: Counts,
     since_summary: Counts,
 }
 
 impl Mailroom {
     /// A mailroom over the engine's store; `log` receives one line per
-    /// event worth telling (outcomes, summaries, problems).
-    pub fn new(engine: Arc<Mutex<Engine>>, log: Box<dyn Fn(&str) + Send>) -> Mailroom {
-        let (config, root, failed_dir) = {
+    /// event worth telling (outcomes, summaries, problems). Files are read
+    /// `[mailroom] readers` at a time (0: one per core), each by its own
+    /// worker; the engine's lock is held only to stage and to commit.
+    pub fn new(engine: Arc<Mutex<Engine>>, log: Box<dyn Fn(&str) + Send + Sync>) -> Mailroom {
+        let (config, root, failed_dir, readers) = {
             let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-            (e.mailroom_config().clone(), e.root().to_path_buf(), e.failed_dir())
+            let config = e.mailroom_config().clone();
+            let n = if config.readers == 0 {
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            } else {
+                config.readers
+            };
+            let readers = (0..n).map(|_| e.intake_extractor()).collect::<Vec<_>>();
+            (config, e.root().to_path_buf(), e.failed_dir(), readers)
         };
         let stations = config.stations(&root);
         let polling = stations.iter().map(|s| s.poll.unwrap_or(config.poll)).collect();
         Mailroom {
-            engine,
-            config,
-            stations,
+            shared: Shared { engine, config, stations, failed_dir, log },
             polling,
-            failed_dir,
             tracked: HashMap::new(),
-            log,
+            readers,
             counts: Counts::default(),
             since_summary: Counts::default(),
         }
@@ -94,12 +119,12 @@ impl Mailroom {
     /// hand is finished and committed first). With `once`, returns as soon
     /// as every file present at the start (and since) is dealt with.
     pub fn run(&mut self, stop: &dyn Fn() -> bool, once: bool) {
-        for (i, station) in self.stations.iter().enumerate() {
+        for (i, station) in self.shared.stations.iter().enumerate() {
             if i == 0 {
                 let _ = std::fs::create_dir_all(&station.folder);
             }
             if !station.folder.is_dir() {
-                (self.log)(&format!(
+                (self.shared.log)(&format!(
                     "station {}: folder {} does not exist (yet); it is looked for at every rescan",
                     station.name,
                     station.folder.display()
@@ -108,12 +133,12 @@ impl Mailroom {
         }
         let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
         let mut watchers = Vec::new();
-        for i in 0..self.stations.len() {
+        for i in 0..self.shared.stations.len() {
             if self.polling[i] {
                 continue;
             }
             let tx = tx.clone();
-            let folder = self.stations[i].folder.clone();
+            let folder = self.shared.stations[i].folder.clone();
             let watcher = notify::recommended_watcher(move |event| {
                 let _ = tx.send(event);
             })
@@ -121,27 +146,28 @@ impl Mailroom {
             match watcher {
                 Ok(w) => watchers.push(w),
                 Err(e) => {
-                    (self.log)(&format!(
+                    (self.shared.log)(&format!(
                         "station {}: no file system events for {} ({e}); polling it every {} s instead",
-                        self.stations[i].name,
+                        self.shared.stations[i].name,
                         folder.display(),
-                        self.config.poll_secs
+                        self.shared.config.poll_secs
                     ));
                     self.polling[i] = true;
                 }
             }
         }
         let stations: Vec<String> = self
+            .shared
             .stations
             .iter()
             .zip(&self.polling)
             .map(|(s, p)| format!("{} ({}{})", s.name, s.folder.display(), if *p { ", polled" } else { "" }))
             .collect();
-        (self.log)(&format!("mailroom: watching {}", stations.join(", ")));
+        (self.shared.log)(&format!("mailroom: watching {}", stations.join(", ")));
 
-        let rescan_every = Duration::from_secs(self.config.rescan_secs.max(1));
-        let poll_every = Duration::from_secs(self.config.poll_secs.max(1));
-        let summary_every = Duration::from_secs(self.config.summary_secs.max(1));
+        let rescan_every = Duration::from_secs(self.shared.config.rescan_secs.max(1));
+        let poll_every = Duration::from_secs(self.shared.config.poll_secs.max(1));
+        let summary_every = Duration::from_secs(self.shared.config.summary_secs.max(1));
         self.rescan(false);
         let mut next_rescan = Instant::now() + rescan_every;
         let mut next_poll = Instant::now() + poll_every;
@@ -168,18 +194,13 @@ impl Mailroom {
             let ready = self.ready();
             let total = ready.len();
             if total > 1 {
-                (self.log)(&format!("mailroom: taking {total} files"));
+                (self.shared.log)(&format!("mailroom: taking {total} files"));
             }
-            for (n, path) in ready.into_iter().enumerate() {
-                if stop() {
-                    break;
-                }
-                self.take(&path, n + 1, total);
-            }
+            self.take_all(ready, stop);
             if total > 0 {
-                let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+                let mut engine = self.shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                 if let Err(e) = engine.catch_up_index() {
-                    (self.log)(&format!("search index: {e} (it catches up with the next request)"));
+                    (self.shared.log)(&format!("search index: {e} (it catches up with the next request)"));
                 }
             }
             if Instant::now() >= next_summary {
@@ -192,7 +213,7 @@ impl Mailroom {
         }
         drop(watchers);
         if self.counts.files + self.counts.failed > 0 {
-            (self.log)(&format!(
+            (self.shared.log)(&format!(
                 "mailroom: stopped; {} files taken in ({} documents), {} already known, {} failed",
                 self.counts.files, self.counts.documents, self.counts.already, self.counts.failed
             ));
@@ -219,11 +240,11 @@ impl Mailroom {
     /// Lists every folder (only the polled ones with `polled_only`).
     fn rescan(&mut self, polled_only: bool) {
         let mut present = Vec::new();
-        for i in 0..self.stations.len() {
+        for i in 0..self.shared.stations.len() {
             if polled_only && !self.polling[i] {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(&self.stations[i].folder) else { continue };
+            let Ok(entries) = std::fs::read_dir(&self.shared.stations[i].folder) else { continue };
             for entry in entries.flatten() {
                 present.push(entry.path());
             }
@@ -267,14 +288,14 @@ impl Mailroom {
 
     fn station_of(&self, path: &Path) -> Option<usize> {
         let parent = path.parent()?;
-        self.stations.iter().position(|s| s.folder == parent)
+        self.shared.stations.iter().position(|s| s.folder == parent)
     }
 
     /// Files that are stable and complete now, oldest first; files that
     /// stayed incomplete too long are put in failed/ on the way.
     fn ready(&mut self) -> Vec<PathBuf> {
-        let stable = Duration::from_secs(self.config.stable_secs);
-        let incomplete = Duration::from_secs(self.config.incomplete_secs);
+        let stable = Duration::from_secs(self.shared.config.stable_secs);
+        let incomplete = Duration::from_secs(self.shared.config.incomplete_secs);
         let now = Instant::now();
         let paths: Vec<PathBuf> = self.tracked.keys().cloned().collect();
         let mut ready = Vec::new();
@@ -296,23 +317,116 @@ impl Mailroom {
         }
         for (path, reason) in give_up {
             let station = self.tracked.remove(&path).map(|t| t.station).unwrap_or(0);
-            let reason =
-                format!("{reason}; it did not change for {} s", self.config.stable_secs + self.config.incomplete_secs);
-            self.fail(&path, station, &reason);
+            let reason = format!(
+                "{reason}; it did not change for {} s",
+                self.shared.config.stable_secs + self.shared.config.incomplete_secs
+            );
+            if self.shared.fail(&path, station, &reason) {
+                self.counted(&Effect::Failed);
+            }
         }
         ready.sort();
         ready.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Takes one ready file in.
-    fn take(&mut self, path: &Path, n: usize, total: usize) {
-        let Some(tracked) = self.tracked.remove(path) else { return };
-        let station = self.stations[tracked.station].clone();
+    /// Takes the ready files in, up to one per reader at a time, in order
+    /// of arrival; stops starting new ones once `stop()` says so.
+    fn take_all(&mut self, ready: Vec<PathBuf>, stop: &dyn Fn() -> bool) {
+        let total = ready.len();
+        let items: Vec<(PathBuf, Tracked)> =
+            ready.into_iter().filter_map(|p| self.tracked.remove(&p).map(|t| (p, t))).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let effects: Mutex<Vec<(usize, Effect)>> = Mutex::new(Vec::new());
+        let shared = &self.shared;
+        let stop_flag = std::sync::atomic::AtomicBool::new(false);
+        // `stop` need not be Sync: it is asked on this thread only, between
+        // files, and passed on through a flag.
+        std::thread::scope(|scope| {
+            let jobs = self.readers.len().min(items.len()).max(1);
+            for reader in self.readers.iter_mut().take(jobs) {
+                let (items, next, effects, stop_flag) = (&items, &next, &effects, &stop_flag);
+                scope.spawn(move || {
+                    loop {
+                        if stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((path, tracked)) = items.get(i) else { break };
+                        let progress = if total > 1 { format!("[{}/{total}] ", i + 1) } else { String::new() };
+                        let effect = shared.take(reader, path, tracked.station, &progress);
+                        effects.lock().unwrap_or_else(|p| p.into_inner()).push((i, effect));
+                    }
+                });
+            }
+            while next.load(std::sync::atomic::Ordering::Relaxed) < items.len() {
+                if stop() {
+                    stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let effects = effects.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut done = vec![false; items.len()];
+        for (i, effect) in effects {
+            done[i] = true;
+            self.counted(&effect);
+            if let Effect::Again(after) = effect {
+                let (path, tracked) = &items[i];
+                self.tracked.insert(path.clone(), Tracked { not_before: Some(Instant::now() + after), ..*tracked });
+            }
+        }
+        // Files not started (stopping): tracked again, as they were.
+        for (i, (path, tracked)) in items.into_iter().enumerate() {
+            if !done[i] {
+                self.tracked.insert(path, tracked);
+            }
+        }
+    }
+
+    fn counted(&mut self, effect: &Effect) {
+        for c in [&mut self.counts, &mut self.since_summary] {
+            match effect {
+                Effect::Taken { documents } => {
+                    c.files += 1;
+                    c.documents += documents;
+                }
+                Effect::Already => c.already += 1,
+                Effect::Failed => c.failed += 1,
+                Effect::Again(_) => c.retried += 1,
+                Effect::Gone => {}
+            }
+        }
+    }
+
+    fn summary(&mut self) {
+        let s = std::mem::take(&mut self.since_summary);
+        let waiting = self.tracked.len();
+        if s.files + s.already + s.failed == 0 && waiting == 0 {
+            return;
+        }
+        (self.shared.log)(&format!(
+            "mailroom: {} files taken in ({} documents), {} already known, {} failed in the last {} s; {waiting} waiting (being written or not yet stable)",
+            s.files, s.documents, s.already, s.failed, self.shared.config.summary_secs
+        ));
+    }
+}
+
+impl Shared {
+    /// Takes one file in: stage under the lock, read with `reader` without
+    /// it, commit under it; then removes the file or moves it to failed/.
+    fn take(&self, reader: &mut crate::extract::Extractor, path: &Path, station: usize, progress: &str) -> Effect {
+        let st = &self.stations[station];
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let progress = if total > 1 { format!("[{n}/{total}] ") } else { String::new() };
-        let outcome = {
-            let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-            engine.take_in(path, &station)
+        let lock = || self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = lock().intake_prepare(path, st);
+        let outcome = match prepared {
+            Ok(Prepare::Done(outcome)) => Ok(outcome),
+            Ok(Prepare::Ready(prepared)) => {
+                let extraction = prepared.read(reader);
+                lock().intake_finish(prepared, st, extraction)
+            }
+            Err(e) => Err(e),
         };
         match outcome {
             Ok(IntakeOutcome::Taken { docs, cover_sheets, .. }) => {
@@ -321,10 +435,6 @@ impl Mailroom {
                         "{progress}{name}: taken in, but it cannot be removed from the folder ({e}); it will be recognised and removed later"
                     ));
                 }
-                self.counts.files += 1;
-                self.counts.documents += docs.len() as u64;
-                self.since_summary.files += 1;
-                self.since_summary.documents += docs.len() as u64;
                 let places: Vec<String> = docs
                     .iter()
                     .map(|d| {
@@ -336,49 +446,54 @@ impl Mailroom {
                     .collect();
                 let covers =
                     if cover_sheets > 0 { format!(", {cover_sheets} cover sheets removed") } else { String::new() };
-                (self.log)(&format!("{progress}{name} ({}): {}{covers}", station.name, places.join("; ")));
+                (self.log)(&format!("{progress}{name} ({}): {}{covers}", st.name, places.join("; ")));
+                Effect::Taken { documents: docs.len() as u64 }
             }
             Ok(IntakeOutcome::AlreadyTaken { docs, .. }) => {
                 let _ = remove_synced(path);
-                self.counts.already += 1;
-                self.since_summary.already += 1;
                 let ids: Vec<String> = docs.iter().map(|d| d.short()).collect();
                 (self.log)(&format!(
                     "{progress}{name} ({}): already taken in as {}; removed from the folder",
-                    station.name,
+                    st.name,
                     ids.join(", ")
                 ));
+                Effect::Already
             }
             Ok(IntakeOutcome::Retry { reason, attempt }) => {
-                self.counts.retried += 1;
                 (self.log)(&format!(
                     "{progress}{name} ({}): attempt {attempt} of {} failed ({reason}); trying again",
-                    station.name, self.config.max_attempts
+                    st.name, self.config.max_attempts
                 ));
-                self.tracked
-                    .insert(path.to_path_buf(), Tracked { not_before: Some(Instant::now() + RETRY_DELAY), ..tracked });
+                Effect::Again(RETRY_DELAY)
             }
-            Ok(IntakeOutcome::Failed { reason }) => self.fail(path, tracked.station, &reason),
-            Ok(IntakeOutcome::Gone) => {}
+            Ok(IntakeOutcome::Busy) => Effect::Again(RETRY_DELAY),
+            Ok(IntakeOutcome::Failed { reason }) => {
+                if self.fail(path, station, &reason) {
+                    Effect::Failed
+                } else {
+                    Effect::Again(ERROR_DELAY)
+                }
+            }
+            Ok(IntakeOutcome::Gone) => Effect::Gone,
             Err(e) => {
                 (self.log)(&format!(
                     "{progress}{name} ({}): not taken in: {e}; left in the folder, tried again in {} s",
-                    station.name,
+                    st.name,
                     ERROR_DELAY.as_secs()
                 ));
-                self.tracked
-                    .insert(path.to_path_buf(), Tracked { not_before: Some(Instant::now() + ERROR_DELAY), ..tracked });
+                Effect::Again(ERROR_DELAY)
             }
         }
     }
 
-    /// Moves the file to failed/ and writes why beside it.
-    fn fail(&mut self, path: &Path, station: usize, reason: &str) {
+    /// Moves the file to failed/ and writes why beside it; false where it
+    /// could not (it stays in its folder and is tried again later).
+    fn fail(&self, path: &Path, station: usize, reason: &str) -> bool {
         let station = &self.stations[station];
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if let Err(e) = std::fs::create_dir_all(&self.failed_dir) {
             (self.log)(&format!("{name}: cannot create {} ({e}); left in the folder", self.failed_dir.display()));
-            return;
+            return false;
         }
         let dest = free_name(&self.failed_dir, &name);
         let dest_name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -389,29 +504,16 @@ impl Mailroom {
         let text = error_text(&dest_name, station, reason, &at);
         if let Err(e) = std::fs::write(&error_file, text) {
             (self.log)(&format!("{name}: cannot write {} ({e}); left in the folder", error_file.display()));
-            return;
+            return false;
         }
         if let Err(e) = move_file(path, &dest) {
             let _ = std::fs::remove_file(&error_file);
             (self.log)(&format!("{name}: cannot be moved to failed/ ({e}); left in the folder"));
-            return;
+            return false;
         }
         let _ = crate::blobs::sync_dir(&self.failed_dir);
-        self.counts.failed += 1;
-        self.since_summary.failed += 1;
         (self.log)(&format!("{name} ({}): failed: {reason}; moved to failed/{dest_name}", station.name));
-    }
-
-    fn summary(&mut self) {
-        let s = std::mem::take(&mut self.since_summary);
-        let waiting = self.tracked.len();
-        if s.files + s.already + s.failed == 0 && waiting == 0 {
-            return;
-        }
-        (self.log)(&format!(
-            "mailroom: {} files taken in ({} documents), {} already known, {} failed in the last {} s; {waiting} waiting (being written or not yet stable)",
-            s.files, s.documents, s.already, s.failed, self.config.summary_secs
-        ));
+        true
     }
 }
 

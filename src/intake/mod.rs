@@ -47,6 +47,9 @@ pub struct MailroomConfig {
     pub paper_retention_months: u32,
     /// A summary line this often while the mailroom runs.
     pub summary_secs: u64,
+    /// Files read at the same time, each by its own worker; 0 = one per
+    /// core (single-page scans then keep every core busy with OCR).
+    pub readers: usize,
     /// The store's own `inbox/`.
     pub inbox: StationConfig,
     /// Further folders, one per scanner station (`[[mailroom.station]]`).
@@ -65,6 +68,7 @@ impl Default for MailroomConfig {
             max_attempts: 3,
             paper_retention_months: 6,
             summary_secs: 60,
+            readers: 0,
             inbox: StationConfig { name: "inbox".into(), folder: PathBuf::from("inbox"), ..StationConfig::default() },
             stations: Vec::new(),
         }
