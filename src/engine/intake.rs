@@ -129,9 +129,12 @@ impl Engine {
     }
 
     /// A text reader for intake beside the engine's own (the mailroom reads
-    /// several files at once, outside the engine's lock).
-    pub fn intake_extractor(&self) -> crate::extract::Extractor {
-        crate::extract::Extractor::new(self.store.config().extract.clone())
+    /// several files at once, outside the engine's lock), running at most
+    /// `ocr_jobs` OCR processes: the readers share the cores.
+    pub fn intake_extractor(&self, ocr_jobs: usize) -> crate::extract::Extractor {
+        let mut config = self.store.config().extract.clone();
+        config.ocr_jobs = ocr_jobs.max(1);
+        crate::extract::Extractor::new(config)
     }
 
     /// Step 1 of an intake, under the engine's lock: stage and hash the

@@ -95,12 +95,11 @@ impl Mailroom {
         let (config, root, failed_dir, readers) = {
             let e = engine.lock().unwrap_or_else(|p| p.into_inner());
             let config = e.mailroom_config().clone();
-            let n = if config.readers == 0 {
-                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-            } else {
-                config.readers
-            };
-            let readers = (0..n).map(|_| e.intake_extractor()).collect::<Vec<_>>();
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let n = if config.readers == 0 { cores } else { config.readers };
+            // The OCR processes of all readers together use every core once.
+            let ocr_jobs = e.config().extract.jobs().div_ceil(n);
+            let readers = (0..n).map(|_| e.intake_extractor(ocr_jobs)).collect::<Vec<_>>();
             (config, e.root().to_path_buf(), e.failed_dir(), readers)
         };
         let stations = config.stations(&root);
