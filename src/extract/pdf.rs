@@ -477,10 +477,6 @@ fn run_ocr_tasks(
 
 /// The cover sheet whose QR code is on the page image in `file`, if any.
 fn cover_on(file: &Path, max_pixels: u64) -> Option<Result<String, String>> {
-    if file.extension().is_some_and(|e| e == "pgm" || e == "ppm") {
-        let gray = read_pnm(file)?;
-        return cover_in(&gray);
-    }
     let mut reader = image::ImageReader::open(file).ok()?.with_guessed_format().ok()?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(4));
@@ -702,7 +698,7 @@ fn page_image(
             }
             let image = GrayImage::from_raw(u32::from(w), rows as u32, pixels)
                 .ok_or("its CCITT G4 image has an inconsistent size")?;
-            let file = write_pnm(&image::DynamicImage::ImageLuma8(image), base)?;
+            let file = write_uncompressed(&image::DynamicImage::ImageLuma8(image), base)?;
             Ok((file.clone(), vec![file]))
         }
         f if f.iter().any(|f| matches!(f.as_str(), "JBIG2Decode" | "JPXDecode" | "DCTDecode" | "CCITTFaxDecode")) => {
@@ -768,66 +764,25 @@ fn page_image(
             let image = image.ok_or(
                 "its image data is shorter than its size says (a damaged image, or decoding it hit [extract] memory_mib)",
             )?;
-            let file = write_pnm(&image, base)?;
+            let file = write_uncompressed(&image, base)?;
             Ok((file.clone(), vec![file]))
         }
     }
 }
 
-/// Writes decoded pixels for tesseract as binary PGM (grey) or PPM
-/// (colour): no compression to spend time on (PNG encoding of a 300 dpi
-/// page cost about a tenth of its OCR time), read directly by leptonica.
-fn write_pnm(image: &image::DynamicImage, base: &Path) -> Result<PathBuf, String> {
-    use std::io::Write;
-    let (path, header, bytes): (PathBuf, String, std::borrow::Cow<'_, [u8]>) = match image {
-        image::DynamicImage::ImageLuma8(g) => {
-            (base.with_extension("pgm"), format!("P5\n{} {}\n255\n", g.width(), g.height()), g.as_raw().into())
+/// Writes decoded pixels for tesseract as an uncompressed TIFF: nothing to
+/// compress (PNG encoding of a 300 dpi page cost about a tenth of its OCR
+/// time) and, unlike PGM, read by leptonica as fast as PNG.
+fn write_uncompressed(image: &image::DynamicImage, base: &Path) -> Result<PathBuf, String> {
+    let path = base.with_extension("tif");
+    let saved = match image {
+        image::DynamicImage::ImageLuma8(_) | image::DynamicImage::ImageRgb8(_) => {
+            image.save_with_format(&path, ImageFormat::Tiff)
         }
-        image::DynamicImage::ImageRgb8(c) => {
-            (base.with_extension("ppm"), format!("P6\n{} {}\n255\n", c.width(), c.height()), c.as_raw().into())
-        }
-        other => {
-            let g = other.to_luma8();
-            let header = format!("P5\n{} {}\n255\n", g.width(), g.height());
-            (base.with_extension("pgm"), header, g.into_raw().into())
-        }
+        other => image::DynamicImage::ImageLuma8(other.to_luma8()).save_with_format(&path, ImageFormat::Tiff),
     };
-    let write = || -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        f.write_all(header.as_bytes())?;
-        f.write_all(&bytes)?;
-        f.flush()
-    };
-    write().map_err(|e| format!("cannot write a temporary image: {e}"))?;
+    saved.map_err(|e| format!("cannot write a temporary image: {e}"))?;
     Ok(path)
-}
-
-/// Reads a PGM/PPM written by [`write_pnm`] as grey pixels.
-fn read_pnm(path: &Path) -> Option<GrayImage> {
-    let data = std::fs::read(path).ok()?;
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while data.get(at)?.is_ascii_whitespace() {
-            at += 1;
-        }
-        let start = at;
-        while !data.get(at)?.is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(std::str::from_utf8(&data[start..at]).ok()?.to_string());
-    }
-    let pixels = &data[at + 1..];
-    let (w, h): (u32, u32) = (fields[1].parse().ok()?, fields[2].parse().ok()?);
-    let n = (w as usize).checked_mul(h as usize)?;
-    match fields[0].as_str() {
-        "P5" if pixels.len() >= n => GrayImage::from_raw(w, h, pixels[..n].to_vec()),
-        "P6" if pixels.len() >= n * 3 => {
-            let rgb = RgbImage::from_raw(w, h, pixels[..n * 3].to_vec())?;
-            Some(image::DynamicImage::ImageRgb8(rgb).to_luma8())
-        }
-        _ => None,
-    }
 }
 
 fn trim(mut data: Vec<u8>, len: u64) -> Vec<u8> {
