@@ -588,8 +588,9 @@ fn serve_takes_200_files_exactly_once_across_kills() {
             let mut slow = Vec::new();
             for (n, (path, bytes, is_slow)) in files.into_iter().enumerate() {
                 if is_slow {
-                    let pause = rng.millis(200, 600);
-                    slow.push(std::thread::spawn(move || write_slowly(&path, &bytes, 4, pause)));
+                    // 6 chunks, 0.5-0.9 s apart: written over 2.5-4.5 s.
+                    let pause = rng.millis(500, 900);
+                    slow.push(std::thread::spawn(move || write_slowly(&path, &bytes, 6, pause)));
                 } else {
                     // Through a temp name, as well-behaved uploaders do.
                     let temp = path.with_extension("pdf.part");

@@ -11,8 +11,8 @@ pub enum Page {
     Text(String),
     /// A scanned page: an 8-bit grey image filling the A4 page.
     Scan(image::GrayImage),
-    /// A JPEG page image of `width`×`height` white grey pixels (small file,
-    /// big once decoded).
+    /// A JPEG page image claiming `width`×`height` grey pixels (a small
+    /// file that asks for a big picture once decoded).
     Jpeg { width: u32, height: u32 },
 }
 
@@ -83,9 +83,16 @@ pub fn pdf(pages: &[Page]) -> Vec<u8> {
                 (b"q 595 0 0 842 0 0 cm /Im1 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Im1" => id } })
             }
             Page::Jpeg { width, height } => {
-                let img = image::GrayImage::from_pixel(*width, *height, image::Luma([255]));
+                // A small JPEG whose frame header is changed to claim the
+                // full size: decoders allocate the whole picture first, and
+                // the test process never holds it (a big test process
+                // would inflate the peak RSS of every process it forks).
+                let img = image::GrayImage::from_pixel(16, 16, image::Luma([255]));
                 let mut jpeg = Vec::new();
                 image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 30).encode_image(&img).unwrap();
+                let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("a baseline frame header");
+                jpeg[sof + 5..sof + 7].copy_from_slice(&(*height as u16).to_be_bytes());
+                jpeg[sof + 7..sof + 9].copy_from_slice(&(*width as u16).to_be_bytes());
                 let stream = Stream::new(
                     dictionary! {
                         "Type" => "XObject", "Subtype" => "Image",
