@@ -1,13 +1,16 @@
 //! The engine's mailroom side: one inbox file taken in ([`Engine::take_in`]),
 //! the failed/ folder listed and retried, cover sheets resolved.
 //!
-//! One file, exactly once: its bytes are staged and hashed first; a file
-//! whose hash has an intake record was taken in already and is only to be
-//! removed. Otherwise the blob is made durable, read in the worker (which
-//! also finds cover sheets and writes the parts of a batch), the parts are
-//! staged and made durable, and every document, its text, its scan record,
-//! the audit events and the intake record go into one catalog commit. The
-//! caller removes the file only after that commit returned.
+//! One file, exactly once, in three steps: [`Engine::intake_prepare`]
+//! (under the engine's lock) stages and hashes the bytes; a file whose hash
+//! has an intake record was taken in already and is only to be removed, one
+//! whose hash is being read right now waits; otherwise the blob is made
+//! durable. [`Prepared::read`] (without the lock, in a worker of the
+//! caller's) reads the text, finds cover sheets and writes the parts of a
+//! batch. [`Engine::intake_finish`] (under the lock) counts a crashed read
+//! as an attempt, or stages the parts and puts every document, its text,
+//! its scan record, the audit events and the intake record into one catalog
+//! commit. The caller removes the file only after that commit returned.
 
 use std::fs::File;
 use std::io::Read;
@@ -118,7 +121,7 @@ impl Engine {
     /// reading it with the engine's own text reader. The file is not
     /// touched; the caller removes or moves it by the outcome.
     pub fn take_in(&mut self, path: &Path, station: &StationConfig) -> Result<IntakeOutcome, Error> {
-        let prepared = match self.intake_prepare(path, station)? {
+        let prepared = match self.intake_prepare(path)? {
             Prepare::Ready(p) => p,
             Prepare::Done(outcome) => return Ok(outcome),
         };
@@ -140,7 +143,7 @@ impl Engine {
     /// Step 1 of an intake, under the engine's lock: stage and hash the
     /// file, check whether its bytes were taken in already (or are being
     /// taken in by another reader just now), make the blob durable.
-    pub fn intake_prepare(&mut self, path: &Path, station: &StationConfig) -> Result<Prepare, Error> {
+    pub fn intake_prepare(&mut self, path: &Path) -> Result<Prepare, Error> {
         let file_name = file_name_of(path);
         let (mut file, scanned_at) = match File::open(path).and_then(|f| {
             let modified = f.metadata()?.modified()?;
@@ -179,7 +182,6 @@ impl Engine {
         drop(staged);
         let parts_dir = self.blobs.work_dir(&format!("intake-{}", blob.short()))?;
         self.intake_in_flight.insert(blob);
-        let _ = station;
         Ok(Prepare::Ready(Prepared {
             path: path.to_path_buf(),
             blob,

@@ -418,7 +418,7 @@ impl Shared {
         let st = &self.stations[station];
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let lock = || self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let prepared = lock().intake_prepare(path, st);
+        let prepared = lock().intake_prepare(path);
         let outcome = match prepared {
             Ok(Prepare::Done(outcome)) => Ok(outcome),
             Ok(Prepare::Ready(prepared)) => {
