@@ -483,6 +483,9 @@ pub struct ScanRecord {
     /// When the mailroom took it in.
     pub taken_at: Timestamp,
     pub station: String,
+    /// The organisational unit the station serves (station setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -122,6 +122,9 @@ fn scan_record(out: &mut String, s: &akten::model::ScanRecord) {
         s.scanned_at.strftime("%Y-%m-%d %H:%M:%S"),
         s.station
     );
+    if let Some(unit) = &s.unit {
+        let _ = writeln!(out, "         unit         {unit}");
+    }
     if let Some(op) = &s.operator {
         let _ = writeln!(out, "         operator     {op}");
     }

@@ -353,6 +353,7 @@ impl Engine {
                         scanned_at,
                         taken_at: now,
                         station: station.name.clone(),
+                        unit: station.unit.clone(),
                         operator: station.operator.clone(),
                         device: station.device.clone(),
                         resolution_dpi: scan.resolution_dpi,

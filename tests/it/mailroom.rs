@@ -119,7 +119,7 @@ fn intake_run_takes_each_file_once_and_explains_failures() {
     append_config(
         &s,
         &format!(
-            "\n[[mailroom.station]]\nname = \"poststelle-2\"\nfolder = \"{}\"\ntarget = \"{az}\"\noperator = \"Frau Beispiel\"\ndevice = \"Flachbettscanner X1\"\nblank_pages_removed = true\n",
+            "\n[[mailroom.station]]\nname = \"poststelle-2\"\nfolder = \"{}\"\ntarget = \"{az}\"\nunit = \"32\"\noperator = \"Frau Beispiel\"\ndevice = \"Flachbettscanner X1\"\nblank_pages_removed = true\n",
             station_dir.display()
         ),
     );
