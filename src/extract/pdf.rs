@@ -189,7 +189,7 @@ pub fn extract_pdf(
     }
     let intake = match intake {
         None => None,
-        Some(dir) => match split_parts(&doc, path, &texts, total, &mut covers, dir) {
+        Some(dir) => match split_parts(&doc, &texts, total, &mut covers, dir) {
             Ok(parts) => {
                 Some(super::IntakeScan { resolution_dpi, cover_pages: covers.iter().map(|(p, _)| *p).collect(), parts })
             }
@@ -526,7 +526,6 @@ fn image_dpi(doc: &Document, page: u32, image: ObjectId) -> Option<u32> {
 /// always gives the same parts.
 fn split_parts(
     doc: &Document,
-    _path: &Path,
     texts: &[String],
     total: u32,
     covers: &mut [(u32, Cover)],
