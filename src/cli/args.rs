@@ -37,10 +37,16 @@ akten command run on the same store while it runs is sent to it and prints the s
 as without it. The port is `port` under [serve] in akten.toml (0, the default: any
 free port).
 
+It also runs the mailroom: every file dropped into <store>/inbox/ or a station folder
+([[mailroom.station]] in akten.toml) is taken in once it is complete, cut at cover
+sheets, filed or put in the Posteingang; what cannot be taken goes to <store>/failed/
+with the reason beside it (`akten intake failed`). One line per file is printed.
+
 While it runs, <store>/serve.json says where it listens, and <store>/serve.token
 (readable only by the store's owner) holds the token clients must send.
 Stop it with Ctrl-C or SIGTERM (`kill PID`, the pid is in serve.json): it finishes the
-request in hand, removes both files and releases the store.";
+request in hand and the files being taken in, removes both files and releases the
+store.";
 
 #[derive(Debug, Parser)]
 #[command(name = "akten", version, about = ABOUT, long_about = LONG_ABOUT)]
