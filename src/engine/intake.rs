@@ -201,6 +201,23 @@ impl Engine {
         extraction: crate::extract::Extraction,
     ) -> Result<IntakeOutcome, Error> {
         let actor = Actor::new(format!("mailroom:{}", station.name));
+        // The worker parses hostile files: take from it only parts it wrote
+        // into its work directory, never another path it might name.
+        let stray = extraction.intake.as_ref().and_then(|scan| {
+            scan.parts.iter().filter_map(|p| p.file.as_ref()).find(|f| {
+                f.parent() != Some(prepared.parts_dir.as_path())
+                    || !std::fs::symlink_metadata(f).is_ok_and(|m| m.file_type().is_file())
+            })
+        });
+        if let Some(stray) = stray {
+            let reason = format!(
+                "the text reader named a part outside its work directory ({}); the file was not taken",
+                stray.display()
+            );
+            self.intake_in_flight.remove(&prepared.blob);
+            let _ = std::fs::remove_dir_all(&prepared.parts_dir);
+            return Ok(IntakeOutcome::Failed { reason });
+        }
         let result = self.take_in_read(
             &prepared.path,
             station,
@@ -242,7 +259,7 @@ impl Engine {
                     reason: format!("{}; given up after {attempt} attempts", for_failed(&reason, &file_name)),
                 });
             }
-            return Ok(IntakeOutcome::Retry { reason, attempt });
+            return Ok(IntakeOutcome::Retry { reason: for_failed(&reason, &file_name), attempt });
         }
         match &extraction.status {
             TextStatus::Failed(reason) => return Ok(IntakeOutcome::Failed { reason: for_failed(reason, &file_name) }),
@@ -602,4 +619,50 @@ struct Routing {
     received: Option<Date>,
     routed_by: &'static str,
     note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::PlanSource;
+    use crate::extract::{Extraction, IntakeScan};
+    use crate::store::Config;
+
+    /// A worker that names a file outside its work directory (as an
+    /// exploited one might, to smuggle a file into the store) gets nothing.
+    #[test]
+    fn parts_outside_the_work_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut engine, _) =
+            Engine::init(&dir.path().join("store"), PlanSource::Bundled, Config::new(), &Actor::new("t"), "test")
+                .unwrap();
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "not for the store").unwrap();
+        let inbox_file = dir.path().join("scan.pdf");
+        std::fs::write(&inbox_file, b"%PDF-1.4\n%%EOF\n").unwrap();
+        let Prepare::Ready(prepared) = engine.intake_prepare(&inbox_file).unwrap() else { panic!("not prepared") };
+        let extraction = Extraction {
+            intake: Some(IntakeScan {
+                resolution_dpi: None,
+                cover_pages: vec![1],
+                parts: vec![ScanPart {
+                    first: 2,
+                    last: 2,
+                    cover: None,
+                    file: Some(secret.clone()),
+                    text: String::new(),
+                }],
+            }),
+            ..Extraction::status_only(TextStatus::Ok)
+        };
+        let station = StationConfig { name: "inbox".into(), ..Default::default() };
+        let outcome = engine.intake_finish(prepared, &station, extraction).unwrap();
+        assert!(
+            matches!(&outcome, IntakeOutcome::Failed { reason } if reason.contains("outside its work directory")),
+            "{outcome:?}"
+        );
+        assert!(engine.catalog.docs().unwrap().is_empty());
+        // The same bytes may be taken in again later (nothing is in flight).
+        assert!(matches!(engine.intake_prepare(&inbox_file).unwrap(), Prepare::Ready(_)));
+    }
 }
