@@ -12,7 +12,7 @@
 //! `32.10` covers its whole subtree and facet counting stays cheap.
 //!
 //! Consistency: every catalog commit that writes documents appends an entry
-//! to the catalog's change log; [`SearchIndex::apply`] commits index
+//! to the catalog's change log; [`SearchIndex::commit`] commits index
 //! changes together with the last change number applied, in the commit
 //! payload, so after any crash the engine replays exactly what is missing.
 //!

@@ -169,36 +169,6 @@ fn forward(location: &StoreLocation, request: &Request, actor: &Actor) -> anyhow
     }
 }
 
-/// How long a command waits for a stopping `akten serve` to release the store.
-const STOPPING_WAIT: Duration = Duration::from_secs(10);
-
-/// [`open_engine`], waiting (at most [`STOPPING_WAIT`]) while the store is
-/// locked by the server `stopping`, which finishes its last request and
-/// then releases it. Any other holder gets the usual "in use" error at once.
-fn open_engine_after(
-    location: &StoreLocation,
-    create_default: bool,
-    actor: &Actor,
-    stopping: Option<u32>,
-) -> anyhow::Result<Engine> {
-    let deadline = Instant::now() + STOPPING_WAIT;
-    loop {
-        match open_engine(location, create_default, actor) {
-            Err(e)
-                if stopping.is_some_and(cli::remote::process_alive)
-                    && Instant::now() < deadline
-                    && matches!(
-                        e.downcast_ref::<akten::engine::Error>(),
-                        Some(akten::engine::Error::Store(akten::store::StoreError::Locked { .. }))
-                    ) =>
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            result => return result,
-        }
-    }
-}
-
 /// How long `akten serve` waits at start for a store another process holds.
 const SERVE_LOCK_WAIT: Duration = Duration::from_secs(60);
 
@@ -233,33 +203,37 @@ enum Target {
 
 /// How long after taking the lock an `akten serve` without serve.json is
 /// taken to be starting (opening the store, catching up the index), and
-/// waited for.
-const STARTING_WAIT: Duration = Duration::from_secs(10);
+/// how long a command waits for a server that is starting or stopping.
+const SERVER_WAIT: Duration = Duration::from_secs(10);
 
 /// Sends `request` to the server holding the store, or opens the store here.
+/// While a server is starting (no serve.json yet) or stopping (it refused
+/// the connection, but lives), its lock is waited for; any other holder
+/// gets the usual "in use" error at once.
 fn reach(location: &StoreLocation, request: &Request, actor: &Actor, create_default: bool) -> anyhow::Result<Target> {
-    let deadline = Instant::now() + STARTING_WAIT + STARTING_WAIT;
+    let deadline = Instant::now() + SERVER_WAIT + SERVER_WAIT;
     loop {
         let stopping = match forward(location, request, actor)? {
             Route::Answered(response) => return Ok(Target::Remote(response)),
             Route::Embedded { stopping } => stopping,
         };
-        match open_engine_after(location, create_default, actor, stopping) {
-            Err(e) if Instant::now() < deadline && held_by_starting_server(&e) => {
-                std::thread::sleep(Duration::from_millis(100));
+        match open_engine(location, create_default, actor) {
+            Err(e) if Instant::now() < deadline && held_by_passing_server(&e, stopping) => {
+                std::thread::sleep(Duration::from_millis(50));
             }
             result => return result.map(|e| Target::Local(Box::new(e))),
         }
     }
 }
 
-/// The store is locked by an `akten serve` that took it a moment ago and
-/// has no serve.json yet (it is starting: it writes one once it listens),
-/// or by a process that has not yet written who it is.
-fn held_by_starting_server(err: &anyhow::Error) -> bool {
+/// The store is locked by a server on its way in or out: `stopping` (alive,
+/// refusing connections), an `akten serve` that took the lock a moment ago
+/// and has no serve.json yet, or a process that has not yet written who it is.
+fn held_by_passing_server(err: &anyhow::Error, stopping: Option<u32>) -> bool {
     lock_holder(err).is_some_and(|holder| {
-        holder == akten::store::UNKNOWN_HOLDER
-            || (is_server(holder) && held_for(holder).is_some_and(|age| age < STARTING_WAIT))
+        stopping.is_some_and(cli::remote::process_alive)
+            || holder == akten::store::UNKNOWN_HOLDER
+            || (is_server(holder) && held_for(holder).is_some_and(|age| age < SERVER_WAIT))
     })
 }
 

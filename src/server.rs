@@ -82,7 +82,11 @@ pub type SharedEngine = Arc<Mutex<Engine>>;
 /// poisoned (an operation panicked), it should call [`StopSignal::stop`]
 /// and return, as the server does for requests.
 ///
-/// ```ignore
+/// ```no_run
+/// # use std::sync::PoisonError;
+/// # use std::time::Duration;
+/// # use akten::server::{Background, ServeError, Server};
+/// # fn start(server: Server) -> Result<(), ServeError> {
 /// let mailroom: Background = Box::new(|engine, stop| {
 ///     std::thread::spawn(move || {
 ///         while !stop.wait_timeout(Duration::from_secs(2)) {
@@ -92,6 +96,8 @@ pub type SharedEngine = Arc<Mutex<Engine>>;
 ///     })
 /// });
 /// server.run(vec![mailroom])?;
+/// # Ok(())
+/// # }
 /// ```
 pub type Background = Box<dyn FnOnce(SharedEngine, StopSignal) -> JoinHandle<()> + Send>;
 

@@ -1,4 +1,4 @@
-//! The engine's mailroom side: one inbox file taken in ([`Engine::take_in`]),
+//! The engine's mailroom side: one inbox file taken in,
 //! the failed/ folder listed and retried, cover sheets resolved.
 //!
 //! One file, exactly once, in three steps: [`Engine::intake_prepare`]
@@ -115,20 +115,6 @@ impl Engine {
     /// `<store>/failed`.
     pub fn failed_dir(&self) -> PathBuf {
         self.store.root().join("failed")
-    }
-
-    /// Takes in the inbox file at `path` from `station` (see the module docs),
-    /// reading it with the engine's own text reader. The file is not
-    /// touched; the caller removes or moves it by the outcome.
-    pub fn take_in(&mut self, path: &Path, station: &StationConfig) -> Result<IntakeOutcome, Error> {
-        let prepared = match self.intake_prepare(path)? {
-            Prepare::Ready(p) => p,
-            Prepare::Done(outcome) => return Ok(outcome),
-        };
-        let mut extractor = std::mem::replace(&mut self.extractor, crate::extract::Extractor::new(Default::default()));
-        let extraction = prepared.read(&mut extractor);
-        self.extractor = extractor;
-        self.intake_finish(prepared, station, extraction)
     }
 
     /// A text reader for intake beside the engine's own (the mailroom reads
@@ -285,29 +271,22 @@ impl Engine {
         }
 
         // Each part as a blob of its own (a whole file is the blob itself).
-        let mut part_blobs = Vec::with_capacity(parts.len());
+        let whole_size = std::fs::metadata(self.blobs.path_of(&blob)).map(|m| m.len()).unwrap_or(0);
+        let mut part_blobs: Vec<(BlobId, u64)> = Vec::with_capacity(parts.len());
         let mut staged = Vec::new();
         for part in &parts {
             match &part.file {
-                None => part_blobs.push((blob, self.blobs.path_of(&blob))),
+                None => part_blobs.push((blob, whole_size)),
                 Some(f) => {
                     let mut file = File::open(f)
                         .map_err(|e| Error::Input { path: f.clone(), problem: format!("cannot be read: {e}") })?;
                     let s = self.blobs.stage(&mut file as &mut dyn Read, f)?;
-                    part_blobs.push((s.id(), f.clone()));
+                    part_blobs.push((s.id(), s.size()));
                     staged.push(s);
                 }
             }
         }
         self.blobs.make_durable(&mut staged)?;
-        let part_sizes: Vec<u64> = parts
-            .iter()
-            .zip(&part_blobs)
-            .map(|(p, (_, f))| match p.file {
-                None => std::fs::metadata(self.blobs.path_of(&blob)).map(|m| m.len()).unwrap_or(0),
-                Some(_) => std::fs::metadata(f).map(|m| m.len()).unwrap_or(0),
-            })
-            .collect();
         drop(staged);
 
         let now = Timestamp::now();
@@ -320,7 +299,7 @@ impl Engine {
         let split = parts.len() > 1 || parts[0].file.is_some();
         let mut txn = self.catalog.txn()?;
         let mut docs = Vec::new();
-        for (part, (part_blob, _)) in parts.iter().zip(&part_blobs) {
+        for (part, &(part_blob, part_size)) in parts.iter().zip(&part_blobs) {
             let routing = self.route(part, station);
             let location = routing.location;
             let place = self.place(&location)?;
@@ -359,10 +338,10 @@ impl Engine {
                 created_at: now,
                 versions: vec![Version {
                     number: 1,
-                    blob: *part_blob,
+                    blob: part_blob,
                     media_type: if part.file.is_some() { "application/pdf".into() } else { media_type.to_string() },
                     file_name: part_file_name,
-                    size: part_sizes[docs.len()],
+                    size: part_size,
                     added_at: now,
                     added_by: actor.clone(),
                     text: Some(text_info),

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use notify::Watcher;
 
 use super::{MailroomConfig, StationConfig, error_text, ignored, looks_complete};
-use crate::engine::{Engine, IntakeOutcome, Place, Prepare};
+use crate::engine::{Engine, IntakeOutcome, Prepare};
 
 /// How often the loop wakes up to look at tracked files.
 const TICK: Duration = Duration::from_millis(250);
@@ -51,7 +51,6 @@ struct Counts {
     documents: u64,
     already: u64,
     failed: u64,
-    retried: u64,
 }
 
 /// What the reader threads share.
@@ -206,7 +205,8 @@ impl Mailroom {
                 self.summary();
                 next_summary = Instant::now() + summary_every;
             }
-            if once && self.tracked.values().all(|t| t.not_before.is_none()) && self.settled() {
+            // Tracked files include those waiting for a retry.
+            if once && self.tracked.is_empty() {
                 break;
             }
         }
@@ -217,11 +217,6 @@ impl Mailroom {
                 self.counts.files, self.counts.documents, self.counts.already, self.counts.failed
             ));
         }
-    }
-
-    /// Nothing tracked that could still become ready.
-    fn settled(&self) -> bool {
-        self.tracked.is_empty()
     }
 
     fn on_event(&mut self, event: notify::Result<notify::Event>) {
@@ -392,8 +387,7 @@ impl Mailroom {
                 }
                 Effect::Already => c.already += 1,
                 Effect::Failed => c.failed += 1,
-                Effect::Again(_) => c.retried += 1,
-                Effect::Gone => {}
+                Effect::Again(_) | Effect::Gone => {}
             }
         }
     }
@@ -440,7 +434,7 @@ impl Shared {
                         let pages =
                             if docs.len() > 1 { format!(" (p. {}-{})", d.pages.0, d.pages.1) } else { String::new() };
                         let note = d.note.as_deref().map(|n| format!(" [{n}]")).unwrap_or_default();
-                        format!("{} {}{pages}{note}", d.doc.short(), place_label(&d.place))
+                        format!("{} {}{pages}{note}", d.doc.short(), d.place.label())
                     })
                     .collect();
                 let covers =
@@ -514,10 +508,6 @@ impl Shared {
         (self.log)(&format!("{name} ({}): failed: {reason}; moved to failed/{dest_name}", station.name));
         true
     }
-}
-
-fn place_label(place: &Place) -> String {
-    place.label()
 }
 
 /// Reads the first and last bytes and judges completeness.

@@ -4,7 +4,8 @@
 //! This module owns the `[mailroom]` configuration and the pure rules of
 //! intake: which names are ignored, when a file looks complete, how a
 //! failed file is described. [`mailroom`] watches the folders and hands
-//! stable files to the engine ([`crate::engine::Engine::take_in`]).
+//! stable files to the engine ([`crate::engine::Engine::intake_prepare`],
+//! then [`crate::engine::Engine::intake_finish`]).
 //!
 //! Invariants:
 //! - A file leaves its folder only after the catalog commit that holds it

@@ -46,7 +46,7 @@ fn write_sheet(dir: &Path, name: &str, target: CoverTarget) -> PathBuf {
 }
 
 /// `pdftoppm -gray -r DPI` of the PDF's first page, as PNG.
-fn raster(pdf: &Path, dpi: u32) -> PathBuf {
+pub(crate) fn raster(pdf: &Path, dpi: u32) -> PathBuf {
     let base = pdf.with_file_name(format!("{}-{dpi}", pdf.file_stem().unwrap().to_string_lossy()));
     let status = Command::new("pdftoppm")
         .args(["-gray", "-r", &dpi.to_string(), "-png", "-singlefile"])
@@ -177,6 +177,19 @@ fn coversheet_letter_pages_without_qr_give_nothing() {
     }
 }
 
+/// Draws a QR code's modules (`dark`, row by row, `width` wide) at
+/// (1800, 200), `px` pixels each.
+fn paint_modules(page: &mut image::GrayImage, width: usize, dark: &[bool], px: u32) {
+    for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
+        let (x, y) = ((i % width) as u32, (i / width) as u32);
+        for dy in 0..px {
+            for dx in 0..px {
+                page.put_pixel(1800 + x * px + dx, 200 + y * px + dy, image::Luma([0]));
+            }
+        }
+    }
+}
+
 /// A 300 dpi A4 page with a foreign QR code (a payment code) drawn on it.
 #[test]
 fn coversheet_foreign_qr_is_ignored() {
@@ -186,36 +199,16 @@ fn coversheet_foreign_qr_is_ignored() {
         qrcode::EcLevel::M,
     )
     .unwrap();
-    let (w, px) = (code.width() as u32, 12);
-    let colors = code.to_colors();
-    for y in 0..w {
-        for x in 0..w {
-            if colors[(y * w + x) as usize] == qrcode::Color::Dark {
-                for dy in 0..px {
-                    for dx in 0..px {
-                        page.put_pixel(1800 + x * px + dx, 200 + y * px + dy, image::Luma([0]));
-                    }
-                }
-            }
-        }
-    }
+    let px = 12;
+    let dark: Vec<bool> = code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+    paint_modules(&mut page, code.width(), &dark, px);
     assert_eq!(find_cover(&page), None);
     // The same page turned: a foreign code must not be read as ours either.
     assert_eq!(find_cover(&image::imageops::rotate90(&page)), None);
     // The sheet's own code at the same place is read, so the test could fail.
     let ours = akten::coversheet::qr_modules(&akten::coversheet::encode(&full_target())).unwrap();
     let mut page = image::GrayImage::from_pixel(2480, 3508, image::Luma([255]));
-    for y in 0..ours.width as u32 {
-        for x in 0..ours.width as u32 {
-            if ours.dark[(y * ours.width as u32 + x) as usize] {
-                for dy in 0..px {
-                    for dx in 0..px {
-                        page.put_pixel(1800 + x * px + dx, 200 + y * px + dy, image::Luma([0]));
-                    }
-                }
-            }
-        }
-    }
+    paint_modules(&mut page, ours.width, &ours.dark, px);
     assert_eq!(find_cover(&page), Some(Ok(full_target())));
 }
 

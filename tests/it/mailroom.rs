@@ -11,7 +11,7 @@ use crate::pdfgen::{self, Page};
 use crate::util::{TestStore, need};
 
 /// Sets `[section] key = value` in the store's akten.toml (the key exists).
-pub fn configure(s: &TestStore, edits: &[(&str, &str, &str)]) {
+fn configure(s: &TestStore, edits: &[(&str, &str, &str)]) {
     let path = s.path.join("akten.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     for (section, key, value) in edits {
@@ -28,7 +28,7 @@ pub fn configure(s: &TestStore, edits: &[(&str, &str, &str)]) {
 }
 
 /// Appends TOML (e.g. a station table) to akten.toml.
-pub fn append_config(s: &TestStore, toml: &str) {
+fn append_config(s: &TestStore, toml: &str) {
     let path = s.path.join("akten.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(toml);
@@ -36,7 +36,7 @@ pub fn append_config(s: &TestStore, toml: &str) {
 }
 
 /// Quick settings for tests: a file is stable after 1 s.
-pub fn quick_mailroom(s: &TestStore) {
+fn quick_mailroom(s: &TestStore) {
     configure(
         s,
         &[
@@ -49,7 +49,7 @@ pub fn quick_mailroom(s: &TestStore) {
 }
 
 /// Every document of the store: file name → places (Posteingang, AZ, VZ).
-pub fn documents(s: &TestStore, akten: &[&str], vorgaenge: &[&str]) -> BTreeMap<String, Vec<String>> {
+fn documents(s: &TestStore, akten: &[&str], vorgaenge: &[&str]) -> BTreeMap<String, Vec<String>> {
     let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut note = |docs: &Value, place: &str| {
         for d in docs.as_array().unwrap() {
@@ -73,39 +73,6 @@ fn names_in(dir: &Path) -> Vec<String> {
     };
     names.sort();
     names
-}
-
-/// A PNG header claiming 200000×200000 pixels (40 gigapixels).
-pub fn png_bomb() -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&200_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&200_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(&ihdr);
-    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-    let mut idat = b"IDAT".to_vec();
-    idat.extend_from_slice(&[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
-    png.extend_from_slice(&((idat.len() - 4) as u32).to_be_bytes());
-    png.extend_from_slice(&idat);
-    png.extend_from_slice(&crc32(&idat).to_be_bytes());
-    let mut iend = b"IEND".to_vec();
-    png.extend_from_slice(&0u32.to_be_bytes());
-    png.append(&mut iend);
-    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
-    png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 #[test]
@@ -138,7 +105,7 @@ fn intake_run_takes_each_file_once_and_explains_failures() {
         (0..4000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>(),
     )
     .unwrap();
-    std::fs::write(inbox.join("bombe.png"), png_bomb()).unwrap();
+    std::fs::write(inbox.join("bombe.png"), crate::ocr::image_bomb()).unwrap();
     // Names scanners and desktops leave behind, and a file still being written.
     for name in ["scan.pdf.part", "~$notiz.docx", ".versteckt.pdf", "Thumbs.db", "desktop.ini"] {
         std::fs::write(inbox.join(name), &letter4).unwrap();
@@ -209,7 +176,7 @@ fn intake_run_takes_each_file_once_and_explains_failures() {
 /// under max_pixels): decoding it to look for a cover sheet needs more
 /// memory than a 96 MiB worker may have, so the worker dies on it (the
 /// decoder aborts on the failed allocation) every time.
-pub fn worker_crasher() -> Vec<u8> {
+fn worker_crasher() -> Vec<u8> {
     pdfgen::pdf(&[Page::Jpeg { width: 9000, height: 9000 }])
 }
 
@@ -253,7 +220,7 @@ fn attempts_are_counted_across_restarts() {
 }
 
 /// The cover sheet `akten coversheet ARGS` writes, as PDF bytes.
-pub fn cover_sheet(s: &TestStore, args: &[&str]) -> Vec<u8> {
+fn cover_sheet(s: &TestStore, args: &[&str]) -> Vec<u8> {
     let out = s.dir.path().join("files").join(format!("sheet-{}.pdf", args.join("_").replace('/', "_")));
     let mut all = vec!["coversheet", "-o", out.to_str().unwrap()];
     all.extend_from_slice(args);
@@ -262,20 +229,11 @@ pub fn cover_sheet(s: &TestStore, args: &[&str]) -> Vec<u8> {
 }
 
 /// A sheet printed and scanned: rendered grey at `dpi` by poppler.
-pub fn scanned(s: &TestStore, pdf: &[u8], dpi: u32) -> image::GrayImage {
-    let dir = s.dir.path().join("files");
+fn scanned(s: &TestStore, pdf: &[u8], dpi: u32) -> image::GrayImage {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let src = dir.join(format!("render-{n}.pdf"));
+    let src = s.dir.path().join("files").join(format!("render-{n}.pdf"));
     std::fs::write(&src, pdf).unwrap();
-    let base = dir.join(format!("render-{n}"));
-    let status = std::process::Command::new("pdftoppm")
-        .args(["-gray", "-png", "-singlefile", "-r", &dpi.to_string()])
-        .arg(&src)
-        .arg(&base)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    image::open(base.with_extension("png")).unwrap().to_luma8()
+    image::open(crate::coversheet::raster(&src, dpi)).unwrap().to_luma8()
 }
 
 fn text_page(n: usize) -> Page {
@@ -364,20 +322,6 @@ fn batches_are_split_at_cover_sheets_and_filed_to_their_targets() {
     assert!(s.blob_path(batch_blob).exists());
 }
 
-/// A letter as a 200 dpi grey scan (ImageMagick).
-fn scanned_letter(s: &TestStore, name: &str, text: &str) -> image::GrayImage {
-    let out = s.dir.path().join("files").join(name);
-    let status = std::process::Command::new("convert")
-        .args(["-size", "1654x2339", "xc:white", "-font", "DejaVu-Sans", "-pointsize", "42", "-fill", "black"])
-        .args(["-annotate", "+160+320", text])
-        .args(["-colorspace", "Gray", "-depth", "8"])
-        .arg(&out)
-        .status()
-        .expect("run convert");
-    assert!(status.success());
-    image::open(&out).unwrap().to_luma8()
-}
-
 #[test]
 fn a_scanned_batch_is_split_read_by_ocr_and_recorded() {
     let test = "a_scanned_batch_is_split_read_by_ocr_and_recorded";
@@ -391,8 +335,10 @@ fn a_scanned_batch_is_split_read_by_ocr_and_recorded() {
     quick_mailroom(&s);
     let az = s.open_akte("000.04", "Baumschutz");
     let sheet = scanned(&s, &cover_sheet(&s, &["--akte", &az, "--received", "2026-11-30"]), 200);
-    let first = scanned_letter(&s, "l1.png", "Antrag auf Fällung\nder Kastanie im Stadtpark");
-    let second = scanned_letter(&s, "l2.png", "Widerspruch gegen\nden Gebührenbescheid");
+    let files = s.dir.path().join("files");
+    let gray = |png: PathBuf| image::open(png).unwrap().to_luma8();
+    let first = gray(crate::ocr::render(&files, "l1.png", "Antrag auf Fällung\nder Kastanie im Stadtpark", 0));
+    let second = gray(crate::ocr::render(&files, "l2.png", "Widerspruch gegen\nden Gebührenbescheid", 0));
     let batch = pdfgen::pdf(&[Page::Scan(first), Page::Scan(sheet), Page::Scan(second)]);
     std::fs::write(s.path.join("inbox").join("scan-0001.pdf"), &batch).unwrap();
     let out = s.ok(["intake", "run"]);
@@ -566,7 +512,7 @@ fn serve_takes_200_files_exactly_once_across_kills() {
         ("abgeschnitten.pdf", whole[..whole.len() / 2].to_vec()),
         ("leer.pdf", vec![]),
         ("zufall.pdf", (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect()),
-        ("bombe.png", png_bomb()),
+        ("bombe.png", crate::ocr::image_bomb()),
         ("absturz.pdf", worker_crasher()),
     ];
     for (name, bytes) in &broken {

@@ -28,7 +28,7 @@ fn need(tool: &str, test: &str) -> bool {
 }
 
 /// A page of text as a 200 dpi grey scan, turned by `rotate` degrees.
-fn render(dir: &Path, name: &str, text: &str, rotate: u32) -> PathBuf {
+pub(crate) fn render(dir: &Path, name: &str, text: &str, rotate: u32) -> PathBuf {
     let out = dir.join(name);
     let status = Command::new("convert")
         .args(["-size", "1654x2339", "xc:white", "-font", "DejaVu-Sans", "-pointsize", "42", "-fill", "black"])
@@ -236,7 +236,8 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// A PNG that claims 200,000 × 200,000 pixels (40 gigapixels).
-fn image_bomb() -> Vec<u8> {
+/// A PNG header claiming 200000×200000 pixels (40 gigapixels).
+pub(crate) fn image_bomb() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = b"IHDR".to_vec();
     ihdr.extend(200_000u32.to_be_bytes());
