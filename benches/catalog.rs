@@ -56,6 +56,8 @@ fn doc(i: usize, akte: AkteId, now: Timestamp) -> Dokument {
         sender: None,
         date: None,
         created_at: now,
+        external_reference: None,
+        filing: None,
         versions: vec![Version {
             number: 1,
             blob,

@@ -40,7 +40,7 @@ use crate::plan::Plan;
 /// which keep scan products alive: an older akten must not open it (its gc
 /// would remove them). Formats 1 and 2 are upgraded on open (nothing to
 /// convert).
-pub const CATALOG_FORMAT: u32 = 3;
+pub const CATALOG_FORMAT: u32 = 4;
 
 /// What can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +265,45 @@ pub struct IntakeRecord {
     pub docs: Vec<DocId>,
 }
 
+/// A document waiting in the Posteingang (or on the discard list): what
+/// classification suggested, which office it is for, and what people did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PostItem {
+    pub doc: DocId,
+    pub arrived_at: Timestamp,
+    pub suggestions: Vec<crate::classify::Suggestion>,
+    /// Why akten did not file it on its own.
+    pub why: String,
+    /// The office it is for: the top suggestion's, or where it was forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<crate::model::OrgUnit>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded: Vec<Forwarding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<Discard>,
+}
+
+/// An item sent on to another office.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarding {
+    pub from: Option<crate::model::OrgUnit>,
+    pub to: crate::model::OrgUnit,
+    pub by: crate::model::Actor,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why and until when an item is kept on the discard list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discard {
+    pub reason: String,
+    pub by: crate::model::Actor,
+    pub at: Timestamp,
+    /// From this day on it is disposed of (with an audit record).
+    pub dispose_from: jiff::civil::Date,
+}
+
 pub struct Catalog {
     path: PathBuf,
     engine: CatalogEngine,
@@ -294,6 +333,8 @@ mod key {
     pub const META_CHANGE: &[u8] = b"meta\0change_seq";
     pub const INTAKE: &[u8] = b"ink\0";
     pub const INTAKE_ATTEMPTS: &[u8] = b"inatt\0";
+    pub const POST_ITEM: &[u8] = b"post\0";
+    pub const META_TRAINING: &[u8] = b"meta\0training_seq";
 
     pub fn join(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
@@ -302,10 +343,13 @@ mod key {
 
 /// The container id used in `loc\0` keys for the Posteingang.
 const POSTEINGANG: [u8; 16] = [0; 16];
+/// The container id used in `loc\0` keys for the discard list.
+pub const DISCARDED: [u8; 16] = [0xff; 16];
 
 fn container_of(location: &Location) -> [u8; 16] {
     match location {
         Location::Posteingang => POSTEINGANG,
+        Location::Discarded => DISCARDED,
         Location::Akte { akte } => *akte.as_bytes(),
         Location::Vorgang { vorgang, .. } => *vorgang.as_bytes(),
     }
@@ -360,8 +404,9 @@ impl Catalog {
         let catalog = Catalog { path: dir.to_path_buf(), engine, kv: Kv::open(dir, engine, false)? };
         let found = catalog.kv.get(key::META_FORMAT).map_err(|e| catalog.storage(e))?;
         let found = found.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "none".into());
-        if found == "1" || found == "2" {
-            // Formats 2 and 3 only add keys and optional fields: mark it upgraded.
+        if found == "1" || found == "2" || found == "3" {
+            // Formats 2, 3 and 4 only add keys, optional fields and a
+            // location variant: mark it upgraded.
             catalog
                 .kv
                 .apply(vec![(key::META_FORMAT.to_vec(), Some(CATALOG_FORMAT.to_string().into_bytes()))])
@@ -737,6 +782,22 @@ impl Catalog {
         Ok(self.get(&key::join(&[key::INTAKE_ATTEMPTS, blob.as_bytes()]))?.unwrap_or(0))
     }
 
+    /// The Posteingang record of a document, if it has one.
+    pub fn post_item(&self, doc: &DocId) -> Result<Option<PostItem>, CatalogError> {
+        self.get(&key::join(&[key::POST_ITEM, doc.as_bytes()]))
+    }
+
+    /// Every Posteingang record (waiting and discarded).
+    pub fn post_items(&self) -> Result<Vec<PostItem>, CatalogError> {
+        self.scan(key::POST_ITEM)
+    }
+
+    /// Counts filings by people (the model's training examples); the model
+    /// on disk records the count it has learned up to.
+    pub fn training_seq(&self) -> Result<u64, CatalogError> {
+        Ok(self.get(key::META_TRAINING)?.unwrap_or(0))
+    }
+
     /// Starts collecting the writes of one operation.
     pub fn txn(&self) -> Result<Txn<'_>, CatalogError> {
         Ok(Txn {
@@ -745,6 +806,7 @@ impl Catalog {
             head: self.audit_head()?,
             events: Vec::new(),
             changed: BTreeSet::new(),
+            training: self.training_seq()?,
         })
     }
 }
@@ -775,6 +837,8 @@ pub struct Txn<'a> {
     events: Vec<AuditEvent>,
     /// Documents written, for the change log the search index follows.
     changed: BTreeSet<DocId>,
+    /// The training count as this operation leaves it.
+    training: u64,
 }
 
 impl Txn<'_> {
@@ -864,6 +928,35 @@ impl Txn<'_> {
     pub fn set_intake_attempts(&mut self, blob: &BlobId, attempts: u32) {
         let k = key::join(&[key::INTAKE_ATTEMPTS, blob.as_bytes()]);
         if attempts == 0 { self.remove(k) } else { self.insert(k, encode(&attempts)) }
+    }
+
+    pub fn put_post_item(&mut self, item: &PostItem) {
+        self.insert(key::join(&[key::POST_ITEM, item.doc.as_bytes()]), encode(item));
+    }
+
+    pub fn remove_post_item(&mut self, doc: &DocId) {
+        self.remove(key::join(&[key::POST_ITEM, doc.as_bytes()]));
+    }
+
+    /// Records that `n` documents were filed by people in this operation.
+    pub fn count_training(&mut self, n: u64) {
+        if n > 0 {
+            self.training += n;
+            self.insert(key::META_TRAINING.to_vec(), encode(&self.training));
+        }
+    }
+
+    /// Removes a document with its texts and index entries (disposal). Its
+    /// blobs stay until `gc` finds them unreferenced.
+    pub fn delete_doc(&mut self, doc: &Dokument) {
+        self.changed.insert(doc.id);
+        self.remove(key::join(&[key::DOC, doc.id.as_bytes()]));
+        self.remove(key::join(&[key::LOCATION, &container_of(&doc.location), doc.id.as_bytes()]));
+        for v in &doc.versions {
+            self.remove(blob_key(&v.blob, &doc.id, v.number));
+            self.remove(text_key(&doc.id, v.number));
+        }
+        self.remove(key::join(&[key::POST_ITEM, doc.id.as_bytes()]));
     }
 
     /// Appends an audit event to this operation, chained after the last one.
@@ -961,11 +1054,15 @@ mod tests {
         catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"2".to_vec()))]).unwrap();
         drop(catalog);
         let catalog = Catalog::open(dir.path(), CatalogEngine::Redb).unwrap();
-        assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(b"3".to_vec()));
-        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"4".to_vec()))]).unwrap();
+        assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(b"4".to_vec()));
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"3".to_vec()))]).unwrap();
+        drop(catalog);
+        let catalog = Catalog::open(dir.path(), CatalogEngine::Redb).unwrap();
+        assert_eq!(catalog.kv.get(key::META_FORMAT).unwrap(), Some(b"4".to_vec()));
+        catalog.kv.apply(vec![(key::META_FORMAT.to_vec(), Some(b"5".to_vec()))]).unwrap();
         drop(catalog);
         assert!(
-            matches!(Catalog::open(dir.path(), CatalogEngine::Redb), Err(CatalogError::Format { found }) if found == "4")
+            matches!(Catalog::open(dir.path(), CatalogEngine::Redb), Err(CatalogError::Format { found }) if found == "5")
         );
     }
 

@@ -45,9 +45,11 @@ use crate::plan::{Plan, PlanChanges, PlanConflict, PlanErrors};
 use crate::store::{Config, Store, StoreError};
 use crate::verify::{self, GcReport, VerifyReport};
 
+mod classify;
 mod intake;
 mod search;
 
+pub use classify::{ClassifyReport, DisposeReport, DisposedItem, FileChoice, FiledReport, PostEntry, TrainReport};
 pub use intake::{CoverSheetSpec, FailedFile, IntakeDoc, IntakeOutcome, Prepare, Prepared};
 pub use search::{
     FacetCount, OcrReport, ReindexReport, SearchHit, SearchReport, SearchRequest, SimilarReport, TextView,
@@ -144,7 +146,45 @@ pub enum Request {
         doc: String,
         version: Option<u32>,
     },
-    PosteingangList,
+    /// The Posteingang (or, with `discarded`, the discard list), optionally
+    /// only the items for one organisational unit.
+    PosteingangList {
+        #[serde(default)]
+        unit: Option<String>,
+        #[serde(default)]
+        discarded: bool,
+    },
+    /// A person files a Posteingang item.
+    PosteingangFile {
+        item: String,
+        choice: classify::FileChoice,
+    },
+    /// Sends an item to another office's Posteingang.
+    PosteingangForward {
+        item: String,
+        unit: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Takes an item that belongs nowhere out, onto the discard list.
+    PosteingangDiscard {
+        item: String,
+        reason: String,
+    },
+    /// Disposes of discarded items whose keep period has ended.
+    PosteingangDispose {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Ranks where a document (in the store, or a file) belongs.
+    Classify {
+        #[serde(default)]
+        doc: Option<String>,
+        #[serde(default)]
+        file: Option<PathBuf>,
+    },
+    /// Rebuilds the learned model from the human-confirmed filings.
+    ClassifyTrain,
     Log {
         object: Option<String>,
         limit: Option<usize>,
@@ -208,20 +248,54 @@ pub enum Response {
     Position(PositionView),
     PlanImported(PlanImportReport),
     AkteOpened(AkteSummary),
-    AkteList { akten: Vec<AkteSummary> },
+    AkteList {
+        akten: Vec<AkteSummary>,
+    },
     Akte(AkteView),
-    AkteClosed { akte: AkteSummary, vorgaenge_closed: Vec<VorgangSummary> },
-    AkteReopened { akte: AkteSummary },
+    AkteClosed {
+        akte: AkteSummary,
+        vorgaenge_closed: Vec<VorgangSummary>,
+    },
+    AkteReopened {
+        akte: AkteSummary,
+    },
     VorgangOpened(VorgangSummary),
     Vorgang(VorgangView),
     VorgangClosed(VorgangSummary),
     VorgangReopened(VorgangSummary),
     Added(AddReport),
-    VersionAdded { doc: DocSummary, version: Version, location: Place },
-    Moved { doc: DocSummary, from: Place, to: Place },
+    VersionAdded {
+        doc: DocSummary,
+        version: Version,
+        location: Place,
+    },
+    Moved {
+        doc: DocSummary,
+        from: Place,
+        to: Place,
+    },
     Dokument(DocView),
     Content(ContentInfo),
-    Posteingang { documents: Vec<DocSummary> },
+    Posteingang {
+        documents: Vec<classify::PostEntry>,
+        #[serde(default)]
+        discarded: bool,
+    },
+    PosteingangFiled(classify::FiledReport),
+    PosteingangForwarded {
+        doc: DocSummary,
+        from: Option<OrgUnit>,
+        to: OrgUnit,
+        unit_name: Option<String>,
+    },
+    PosteingangDiscarded {
+        doc: DocSummary,
+        reason: String,
+        dispose_from: Date,
+    },
+    PosteingangDisposed(classify::DisposeReport),
+    Classified(classify::ClassifyReport),
+    Trained(classify::TrainReport),
     Log(LogView),
     Verified(VerifyReport),
     Collected(GcReport),
@@ -230,8 +304,13 @@ pub enum Response {
     Reindexed(ReindexReport),
     OcrDone(OcrReport),
     Text(TextView),
-    IntakeFailed { files: Vec<FailedFile> },
-    IntakeRetried { name: String, to: PathBuf },
+    IntakeFailed {
+        files: Vec<FailedFile>,
+    },
+    IntakeRetried {
+        name: String,
+        to: PathBuf,
+    },
     CoverSheet(CoverSheetSpec),
 }
 
@@ -355,8 +434,16 @@ pub struct DocSummary {
 #[serde(tag = "in", rename_all = "snake_case")]
 pub enum Place {
     Posteingang,
-    Akte { aktenzeichen: Aktenzeichen, title: String },
-    Vorgang { vorgangszeichen: crate::model::Vorgangszeichen, title: String },
+    /// The discard list: taken out of the Posteingang, waiting for disposal.
+    Discarded,
+    Akte {
+        aktenzeichen: Aktenzeichen,
+        title: String,
+    },
+    Vorgang {
+        vorgangszeichen: crate::model::Vorgangszeichen,
+        title: String,
+    },
 }
 
 impl Place {
@@ -364,6 +451,7 @@ impl Place {
     pub fn label(&self) -> String {
         match self {
             Place::Posteingang => "Posteingang".to_string(),
+            Place::Discarded => "discard list".to_string(),
             Place::Akte { aktenzeichen, .. } => format!("Akte {aktenzeichen}"),
             Place::Vorgang { vorgangszeichen, .. } => format!("Vorgang {vorgangszeichen}"),
         }
@@ -404,6 +492,9 @@ pub enum AddOutcome {
         file: PathBuf,
         doc: Box<DocSummary>,
         place: Place,
+        /// How akten decided the place, when it filed it on its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filing: Option<crate::model::Filing>,
         /// The same bytes are also filed here (the blob is shared).
         also_filed: Vec<(DocId, Place)>,
     },
@@ -538,6 +629,13 @@ pub struct Engine {
     extractor: Extractor,
     /// Blobs of inbox files being read right now (by the mailroom's readers).
     intake_in_flight: std::collections::HashSet<BlobId>,
+    /// The learned classifier, once loaded (see [`classify`]).
+    model: Option<classify::LoadedModel>,
+    /// The plan's compiled rules and the key pattern, built on first use
+    /// (compiling a plan's patterns takes milliseconds); reset on plan import.
+    rules: Option<std::sync::Arc<crate::classify::rules::Rules>>,
+    /// The pattern of the city's keys, from the templates.
+    keys: std::sync::Arc<regex::Regex>,
     /// Relative input paths of the request in hand are opened against this
     /// directory (empty: the process's own); see [`Engine::handle_in`].
     input_base: PathBuf,
@@ -715,6 +813,7 @@ impl Engine {
         };
         let akte_template = AzTemplate::for_akte(&config.aktenzeichen.akte).map_err(bad)?;
         let vorgang_template = AzTemplate::for_vorgang(&config.aktenzeichen.vorgang).map_err(bad)?;
+        let keys = std::sync::Arc::new(crate::classify::keys_regex(&akte_template, &vorgang_template));
         let index = search::open_index(&store.index_dir())?;
         let extractor = Extractor::new(config.extract.clone());
         Ok(Engine {
@@ -730,6 +829,9 @@ impl Engine {
             index_seq: None,
             extractor,
             intake_in_flight: Default::default(),
+            model: None,
+            rules: None,
+            keys,
             input_base: PathBuf::new(),
         })
     }
@@ -764,7 +866,9 @@ impl Engine {
         if !matches!(request, Request::Verify | Request::Reindex) {
             self.sync_index()?;
         }
-        let response = self.dispatch(request, actor)?;
+        let response = self.dispatch(request, actor);
+        self.save_learned();
+        let response = response?;
         self.sync_index()?;
         Ok(response)
     }
@@ -827,10 +931,15 @@ impl Engine {
             Request::Move { doc, target, allow_duplicate } => self.move_doc(&doc, &target, allow_duplicate, actor),
             Request::Show { id } => self.show(&id),
             Request::Get { doc, version } => self.get(&doc, version),
-            Request::PosteingangList => {
-                let docs = self.catalog.docs_in(&Location::Posteingang)?;
-                Ok(Response::Posteingang { documents: docs.iter().map(doc_summary).collect() })
+            Request::PosteingangList { unit, discarded } => self.posteingang_list(unit.as_deref(), discarded),
+            Request::PosteingangFile { item, choice } => self.posteingang_file(&item, &choice, actor),
+            Request::PosteingangForward { item, unit, note } => {
+                self.posteingang_forward(&item, &unit, note.as_deref(), actor)
             }
+            Request::PosteingangDiscard { item, reason } => self.posteingang_discard(&item, &reason, actor),
+            Request::PosteingangDispose { dry_run } => self.posteingang_dispose(dry_run, actor),
+            Request::Classify { doc, file } => self.classify_request(doc.as_deref(), file.as_deref()),
+            Request::ClassifyTrain => self.classify_train(),
             Request::Log { object, limit } => self.log(object.as_deref(), limit),
             Request::Verify => {
                 let mut report = verify::verify(&self.catalog, &self.blobs, &self.plan, self.progress.as_ref())?;
@@ -953,6 +1062,7 @@ impl Engine {
         });
         txn.commit()?;
         self.plan = merged;
+        self.rules = None;
         Ok(Response::PlanImported(report))
     }
 
@@ -1315,21 +1425,57 @@ impl Engine {
             let file_name = file_name_of(&files[order[n]]);
             texts.push(self.extract_blob(&blob.id(), crate::media::sniff(blob.head(), &file_name)));
         }
+        // Documents without a target are classified: filed where akten may
+        // decide, else they wait in the Posteingang with suggestions.
+        let titles: Vec<String> =
+            order.iter().map(|&i| spec.title.clone().unwrap_or_else(|| title_from(&files[i]))).collect();
+        let mut triages: Vec<Option<classify::Triage>> = Vec::with_capacity(staged.len());
+        if spec.location == Location::Posteingang {
+            let inputs: Vec<crate::classify::Input<'_>> = titles
+                .iter()
+                .zip(&texts)
+                .map(|(title, (_, text))| crate::classify::Input {
+                    title,
+                    text,
+                    sender: spec.sender.as_deref(),
+                    cover: None,
+                })
+                .collect();
+            for c in self.classify_inputs(&inputs)? {
+                triages.push(Some(self.triage(c, actor)?));
+            }
+        } else {
+            triages.resize_with(staged.len(), || None);
+        }
+        let keys = self.keys.clone();
         let mut txn = self.catalog.txn()?;
         let mut added = Vec::new();
-        for ((&i, blob), (text_info, text)) in order.iter().zip(&staged).zip(texts) {
+        let mut by_person = Vec::new();
+        for ((((&i, blob), (text_info, text)), title), triage) in
+            order.iter().zip(&staged).zip(texts).zip(titles).zip(triages)
+        {
             let path = &files[i];
             let file_name = file_name_of(path);
+            let (location, filing, place) = match &triage {
+                Some(t) => (t.location, t.filing.clone(), self.place(&t.location)?),
+                None => (spec.location, Some(crate::model::Filing::person()), spec.place.clone()),
+            };
+            let external_reference = match &triage {
+                Some(t) => t.external_reference.clone(),
+                None => crate::classify::cite::scan(&text, &keys).external,
+            };
             let doc = Dokument {
                 id: DocId::new_random(),
-                title: spec.title.clone().unwrap_or_else(|| title_from(path)),
+                title,
                 kind: spec.kind,
                 received,
-                location: spec.location,
+                location,
                 channel: "cli".into(),
                 sender: spec.sender.clone(),
                 date: spec.date,
                 created_at: now,
+                external_reference,
+                filing,
                 versions: vec![Version {
                     number: 1,
                     blob: blob.id(),
@@ -1352,29 +1498,40 @@ impl Engine {
             if !text.is_empty() {
                 txn.put_text(&doc.id, 1, &text);
             }
+            if let Some(item) = triage.as_ref().and_then(|t| Self::post_item(doc.id, t, now)) {
+                txn.put_post_item(&item);
+            }
+            if triage.is_none() {
+                by_person.push(doc.id);
+            }
+            let mut changes = vec![
+                Change::new("ort", None::<String>, place.label()),
+                Change::new("version", None::<u32>, 1),
+                Change::new("blob", None::<String>, blob.id().to_hex()),
+                Change::new("datei", None::<String>, &doc.current().file_name),
+                Change::new("eingang", None::<String>, doc.received.to_string()),
+                Change::new("art", None::<String>, doc.kind.as_str()),
+            ];
+            changes.extend(filing_changes(&doc));
             txn.record(NewEvent {
                 at: now,
                 actor: actor.clone(),
                 action: "dokument.add".into(),
                 object: doc_ref(&doc),
-                related: self.location_refs(&spec.location)?,
-                changes: vec![
-                    Change::new("ort", None::<String>, spec.place.label()),
-                    Change::new("version", None::<u32>, 1),
-                    Change::new("blob", None::<String>, blob.id().to_hex()),
-                    Change::new("datei", None::<String>, &doc.current().file_name),
-                    Change::new("eingang", None::<String>, doc.received.to_string()),
-                    Change::new("art", None::<String>, doc.kind.as_str()),
-                ],
+                related: self.location_refs(&location)?,
+                changes,
             });
-            added.push((i, doc, also_filed));
+            added.push((i, doc, also_filed, place));
         }
+        txn.count_training(by_person.len() as u64);
         txn.commit()?;
-        for (i, doc, also_filed) in added {
+        self.learn_filed(&by_person)?;
+        for (i, doc, also_filed, place) in added {
             results[i] = Some(AddOutcome::Added {
                 file: files[i].clone(),
+                filing: doc.filing.clone().filter(|f| f.by != crate::model::FiledBy::Person),
                 doc: Box::new(doc_summary(&doc)),
-                place: spec.place.clone(),
+                place,
                 also_filed,
             });
         }
@@ -1467,10 +1624,19 @@ impl Engine {
         let now = Timestamp::now();
         let mut new = doc.clone();
         new.location = to;
+        // Where a person puts it is a filing the model may learn from.
+        let learn = to.akte().is_some();
+        if learn {
+            new.filing = Some(crate::model::Filing::person());
+        }
         let mut related = self.location_refs(&doc.location)?;
         related.extend(self.location_refs(&to)?);
         let mut txn = self.catalog.txn()?;
         txn.put_doc(&new, Some(&doc));
+        if doc.location == Location::Posteingang {
+            txn.remove_post_item(&doc.id);
+        }
+        txn.count_training(u64::from(learn));
         txn.record(NewEvent {
             at: now,
             actor: actor.clone(),
@@ -1480,6 +1646,9 @@ impl Engine {
             changes: vec![Change::new("ort", from_place.label(), to_place.label())],
         });
         txn.commit()?;
+        if learn {
+            self.learn_filed(&[new.id])?;
+        }
         Ok(Response::Moved { doc: doc_summary(&new), from: from_place, to: to_place })
     }
 
@@ -1649,6 +1818,9 @@ impl Engine {
     fn ensure_open(&self, location: &Location) -> Result<(), Error> {
         match location {
             Location::Posteingang => Ok(()),
+            Location::Discarded => Err(Error::BadRequest(
+                "the document is on the discard list: it waits for its disposal and cannot be changed or moved; see `akten posteingang discarded`".into(),
+            )),
             Location::Akte { akte } => {
                 let akte = self.catalog.akte(akte)?.ok_or_else(|| Error::NoAkte { reference: akte.to_string() })?;
                 self.ensure_akte_open(&akte)
@@ -1675,6 +1847,7 @@ impl Engine {
     fn place(&self, location: &Location) -> Result<Place, Error> {
         Ok(match location {
             Location::Posteingang => Place::Posteingang,
+            Location::Discarded => Place::Discarded,
             Location::Akte { akte } => {
                 let a = self.catalog.akte(akte)?.ok_or_else(|| Error::NoAkte { reference: akte.to_string() })?;
                 Place::Akte { aktenzeichen: a.aktenzeichen, title: a.title }
@@ -1696,7 +1869,7 @@ impl Engine {
 
     fn location_refs(&self, location: &Location) -> Result<Vec<ObjectRef>, Error> {
         Ok(match location {
-            Location::Posteingang => vec![],
+            Location::Posteingang | Location::Discarded => vec![],
             Location::Akte { akte } => {
                 let a = self.catalog.akte(akte)?.ok_or_else(|| Error::NoAkte { reference: akte.to_string() })?;
                 vec![akte_ref(&a)]
@@ -1773,6 +1946,24 @@ impl Engine {
             doc: doc.clone(),
         })
     }
+}
+
+/// Audit changes that say how a document came to its place, where akten
+/// decided it and where the sender's reference was found.
+fn filing_changes(doc: &Dokument) -> Vec<Change> {
+    let mut out = Vec::new();
+    if let Some(f) = &doc.filing
+        && f.by != crate::model::FiledBy::Person
+    {
+        out.push(Change::new("abgelegt_durch", None::<String>, f.by.as_str()));
+        if !f.reasons.is_empty() {
+            out.push(Change::new("begruendung", None::<String>, f.reasons.join("; ")));
+        }
+    }
+    if let Some(r) = &doc.external_reference {
+        out.push(Change::new("fremdes_zeichen", None::<String>, r));
+    }
+    out
 }
 
 fn doc_summary(doc: &Dokument) -> DocSummary {

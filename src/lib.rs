@@ -15,6 +15,7 @@ pub mod audit;
 pub mod blobs;
 pub mod calendar;
 pub mod catalog;
+pub mod classify;
 pub mod coversheet;
 pub mod engine;
 pub mod extract;

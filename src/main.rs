@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use akten::engine::{AddOutcome, Engine, PlanSource, Progress, Request, Response, SearchRequest, StateFilter};
+use akten::engine::{
+    AddOutcome, Engine, FileChoice, PlanSource, Progress, Request, Response, SearchRequest, StateFilter,
+};
 use akten::model::{Actor, BlobId, DocKind};
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -29,10 +31,13 @@ use clap::Parser;
 use akten::store::Config;
 
 use crate::cli::args::{
-    AkteCommand, Cli, Command, IntakeCommand, Kind, PlanCommand, PosteingangCommand, VersionCommand, VorgangCommand,
+    AkteCommand, ClassifyCommand, Cli, Command, IntakeCommand, Kind, PlanCommand, PosteingangCommand, VersionCommand,
+    VorgangCommand,
 };
 
 const STORE_ENV: &str = "AKTEN_STORE";
+/// How often `akten serve` disposes of discarded items whose time has come.
+const DISPOSAL_EVERY: Duration = Duration::from_secs(3600);
 const DEFAULT_STORE: &str = "akten-data";
 
 fn main() -> ExitCode {
@@ -277,7 +282,40 @@ fn serve(location: &StoreLocation, actor: &Actor) -> anyhow::Result<ExitCode> {
             mailroom.run(&|| stop.is_stopped(), false);
         })
     });
-    server.run(vec![mailroom])?;
+    // Discarded Posteingang items are disposed of when their keep period has
+    // ended: checked at start and then every hour.
+    let calendar = akten::calendar::Calendar::new(&options_time_zone).context("the configured time zone")?;
+    let disposal: akten::server::Background = Box::new(move |engine, stop| {
+        std::thread::spawn(move || {
+            let system = Actor::new("akten (disposal)");
+            loop {
+                let outcome = engine
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .handle(Request::PosteingangDispose { dry_run: false }, &system);
+                let now = calendar.display(jiff::Timestamp::now());
+                match outcome {
+                    Ok(Response::PosteingangDisposed(r)) => {
+                        for d in &r.disposed {
+                            println!(
+                                "{now} disposal: {} \"{}\" ({}), discarded {}",
+                                d.doc.short(),
+                                d.title,
+                                d.reason,
+                                calendar.display(d.discarded_at)
+                            );
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => println!("{now} disposal: {e}; tried again in an hour"),
+                }
+                if stop.wait_timeout(DISPOSAL_EVERY) {
+                    break;
+                }
+            }
+        })
+    });
+    server.run(vec![mailroom, disposal])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -394,7 +432,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve => return serve(&location, &actor),
-        Command::Posteingang(PosteingangCommand::List) => Request::PosteingangList,
+        Command::Posteingang(PosteingangCommand::List { unit, discarded }) => {
+            Request::PosteingangList { unit, discarded }
+        }
+        Command::Posteingang(PosteingangCommand::File { item, to, accept, new_akte, title }) => {
+            let choice = match (to, new_akte) {
+                (Some(target), _) => FileChoice::To { target },
+                (None, Some(position)) => FileChoice::NewAkte { position, title: title.unwrap_or_default() },
+                (None, None) if accept => FileChoice::Accept,
+                (None, None) => bail!("say where it goes: --to AZ|VZ, --accept or --new-akte CODE --title T"),
+            };
+            Request::PosteingangFile { item, choice }
+        }
+        Command::Posteingang(PosteingangCommand::Forward { item, unit, note }) => {
+            Request::PosteingangForward { item, unit, note }
+        }
+        Command::Posteingang(PosteingangCommand::Discard { item, reason }) => {
+            Request::PosteingangDiscard { item, reason }
+        }
+        Command::Posteingang(PosteingangCommand::Dispose { dry_run }) => Request::PosteingangDispose { dry_run },
+        Command::Classify(args) => match (args.command, args.what) {
+            (Some(ClassifyCommand::Train), _) => Request::ClassifyTrain,
+            (Some(ClassifyCommand::Evaluate { file, label, folds, mask_label, seed, threshold, markdown }), _) => {
+                return evaluate(&file, &label, folds, mask_label, seed, threshold, markdown.as_deref(), json);
+            }
+            (None, Some(what)) => {
+                // A path that exists is a file; anything else a document id.
+                if Path::new(&what).exists() {
+                    Request::Classify { doc: None, file: Some(PathBuf::from(what)) }
+                } else {
+                    Request::Classify { doc: Some(what), file: None }
+                }
+            }
+            (None, None) => bail!("give a document id or a file to classify"),
+        },
         Command::Log { object, limit } => {
             let limit = limit.or(if object.is_none() { Some(100) } else { None });
             Request::Log { object, limit }
@@ -430,6 +501,49 @@ fn exit_code(response: &Response) -> u8 {
         Response::Verified(report) => u8::from(report.errors() > 0),
         _ => 0,
     }
+}
+
+/// `akten classify evaluate`: cross-validation of the learned model on a
+/// labelled JSON-lines file; needs no store.
+#[allow(clippy::too_many_arguments, reason = "the options of one command")]
+fn evaluate(
+    file: &Path,
+    label: &str,
+    folds: usize,
+    mask: bool,
+    seed: u64,
+    threshold: Option<f32>,
+    markdown: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use akten::classify::evaluate;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot be read as UTF-8 text: give a JSON-lines file", file.display()))?;
+    let mut rows = evaluate::rows_from_jsonl(&text, label).with_context(|| file.display().to_string())?;
+    if mask {
+        evaluate::mask_labels(&mut rows);
+    }
+    let options =
+        evaluate::Options { folds, seed, threshold: threshold.unwrap_or(akten::classify::model::DEFAULT_THRESHOLD) };
+    let interactive = io::stderr().is_terminal();
+    let started = Instant::now();
+    let report = evaluate::cross_validate(&rows, &options, &mut |done, total| {
+        if interactive {
+            eprint!("\rfold {done}/{total} ({:.0} s)", started.elapsed().as_secs_f64());
+            if done == total {
+                eprintln!();
+            }
+        }
+    })?;
+    if let Some(path) = markdown {
+        std::fs::write(path, report.to_markdown()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if json {
+        emit(&(serde_json::to_string_pretty(&report).context("serialising the report")? + "\n"))?;
+    } else {
+        emit(&format!("{report}\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {

@@ -439,13 +439,16 @@ pub enum Location {
         akte: AkteId,
         vorgang: VorgangId,
     },
+    /// Taken out of the Posteingang as belonging nowhere (advert,
+    /// misdelivered, personal): kept on the discard list until its disposal.
+    Discarded,
 }
 
 impl Location {
     /// The Akte it sits in, directly or through a Vorgang.
     pub fn akte(&self) -> Option<AkteId> {
         match *self {
-            Location::Posteingang => None,
+            Location::Posteingang | Location::Discarded => None,
             Location::Akte { akte } | Location::Vorgang { akte, .. } => Some(akte),
         }
     }
@@ -591,6 +594,14 @@ pub struct Dokument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<Date>,
     pub created_at: Timestamp,
+    /// The sender's own reference (Fremdes Geschäftszeichen, "Unser Zeichen"
+    /// in their letter), where one was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_reference: Option<String>,
+    /// How it came to its place; `None` on documents from before akten
+    /// recorded it (see [`Filing::human_confirmed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filing: Option<Filing>,
     /// Never empty; the last one is current. A record without versions is
     /// refused when it is read, so [`Dokument::current`] cannot fail.
     #[serde(deserialize_with = "non_empty_versions")]
@@ -612,6 +623,64 @@ impl Dokument {
 
     pub fn version(&self, number: u32) -> Option<&Version> {
         self.versions.iter().find(|v| v.number == number)
+    }
+}
+
+/// Who or what decided where a document is filed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FiledBy {
+    /// A person: `add --to`, `move`, a Posteingang decision.
+    Person,
+    /// The cover sheet a person printed for it.
+    CoverSheet,
+    /// The default target of the scanner station it came through.
+    Station,
+    /// An Aktenzeichen or Vorgangszeichen of the city cited in its text.
+    Citation,
+    /// A rule of the file plan (keywords, patterns, senders).
+    Rule,
+    /// The model learned from earlier filings.
+    Model,
+}
+
+impl FiledBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FiledBy::Person => "person",
+            FiledBy::CoverSheet => "cover sheet",
+            FiledBy::Station => "station",
+            FiledBy::Citation => "citation",
+            FiledBy::Rule => "rule",
+            FiledBy::Model => "model",
+        }
+    }
+}
+
+/// How a document came to its place, with the reasons shown to clerks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filing {
+    pub by: FiledBy,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+impl Filing {
+    pub fn person() -> Filing {
+        Filing { by: FiledBy::Person, reasons: Vec::new() }
+    }
+
+    /// Whether a filing is a person's decision, and so something the model
+    /// may learn from. Records from before filings were kept count when they
+    /// were filed by hand or by a cover sheet (`routed_by` of the scan record).
+    pub fn human_confirmed(doc: &Dokument) -> bool {
+        if doc.location.akte().is_none() {
+            return false;
+        }
+        match &doc.filing {
+            Some(f) => matches!(f.by, FiledBy::Person | FiledBy::CoverSheet),
+            None => doc.versions[0].scan.as_ref().is_none_or(|s| s.routed_by == "cover sheet"),
+        }
     }
 }
 
@@ -696,6 +765,35 @@ impl AzTemplate {
             }
         }
         Aktenzeichen::new(out)
+    }
+
+    /// A regular expression (source) that matches keys built from this
+    /// template as people write them: spaces allowed around `-` and `/`, the
+    /// running number with or without its leading zeros. `akte` is the
+    /// pattern that stands in for `{aktenzeichen}` in a Vorgang template.
+    pub fn pattern(&self, akte: &str) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => {
+                    for c in s.chars() {
+                        if c == '-' || c == '/' {
+                            out.push_str(&format!(r"\s?{}\s?", regex::escape(c.encode_utf8(&mut [0; 4]))));
+                        } else if c.is_whitespace() {
+                            out.push_str(r"\s+");
+                        } else {
+                            out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+                        }
+                    }
+                }
+                Part::Kennzeichen => out.push_str(r"\d{1,3}(?:\.\d{1,3})*"),
+                Part::Lfd { .. } => out.push_str(r"\d{1,6}"),
+                Part::Jahr => out.push_str(r"\d{4}"),
+                Part::Aktenzeichen => out.push_str(&format!("(?:{akte})")),
+                Part::Nr => out.push_str(r"\d{1,4}"),
+            }
+        }
+        out
     }
 
     /// Builds a Vorgangszeichen.

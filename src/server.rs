@@ -608,12 +608,17 @@ mod tests {
                 // The engine is usable from here, too.
                 let mut engine = engine.lock().unwrap();
                 let actor = Actor::new("tester".to_string());
-                assert!(matches!(engine.handle(Request::PosteingangList, &actor), Ok(Response::Posteingang { .. })));
+                assert!(matches!(
+                    engine.handle(Request::PosteingangList { unit: None, discarded: false }, &actor),
+                    Ok(Response::Posteingang { .. })
+                ));
             })
         });
         let running = std::thread::spawn(move || server.run(vec![task]));
         let stop = rx.recv().unwrap();
-        let client = std::thread::spawn(move || post(address, &token, Request::PosteingangList));
+        let client = std::thread::spawn(move || {
+            post(address, &token, Request::PosteingangList { unit: None, discarded: false })
+        });
         std::thread::sleep(Duration::from_millis(500));
         stop.stop();
         let (status, reply) = client.join().unwrap();
@@ -632,6 +637,6 @@ mod tests {
         assert_eq!(serde_json::to_string(&error).unwrap(), r#"{"error":{"message":"no","kind":"not_found"}}"#);
         let envelope: Envelope =
             serde_json::from_str(r#"{"request":{"op":"posteingang_list"},"actor":"anna","cwd":"/home/anna"}"#).unwrap();
-        assert!(matches!(envelope.request, Request::PosteingangList));
+        assert!(matches!(envelope.request, Request::PosteingangList { .. }));
     }
 }

@@ -99,6 +99,46 @@ pub struct Config {
     pub mailroom: crate::intake::MailroomConfig,
     #[serde(default)]
     pub serve: ServeSection,
+    #[serde(default)]
+    pub classify: ClassifySection,
+}
+
+/// `[classify]`: what akten may file on its own, and the Posteingang's
+/// discard list (see [`crate::classify::Policy`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifySection {
+    pub file_on_citation: bool,
+    pub threshold: f32,
+    pub suggestions: usize,
+    /// Days a discarded item is kept before its disposal.
+    pub discard_keep_days: u32,
+    /// `[[classify.auto]]`: positions where rules or the model may file.
+    pub auto: Vec<crate::classify::AutoFiling>,
+}
+
+impl Default for ClassifySection {
+    fn default() -> Self {
+        let policy = crate::classify::Policy::default();
+        ClassifySection {
+            file_on_citation: policy.file_on_citation,
+            threshold: policy.threshold,
+            suggestions: policy.suggestions,
+            discard_keep_days: 90,
+            auto: Vec::new(),
+        }
+    }
+}
+
+impl ClassifySection {
+    pub fn policy(&self) -> crate::classify::Policy {
+        crate::classify::Policy {
+            file_on_citation: self.file_on_citation,
+            threshold: self.threshold,
+            suggestions: self.suggestions,
+            auto: self.auto.clone(),
+        }
+    }
 }
 
 /// `[serve]`: the engine daemon (`akten serve`, src/server.rs). It listens
@@ -186,6 +226,7 @@ impl Config {
             extract: crate::extract::ExtractConfig::default(),
             mailroom: crate::intake::MailroomConfig::default(),
             serve: ServeSection::default(),
+            classify: ClassifySection::default(),
         }
     }
 
@@ -242,6 +283,23 @@ impl Config {
              # `akten serve` listens on 127.0.0.1 at this port; 0 = any free port\n\
              # (the CLI finds the real one in serve.json in the store).\n\
              port = {port}\n\
+             \n\
+             [classify]\n\
+             # akten files on its own on a cover sheet and on a cited Aktenzeichen\n\
+             # or Vorgangszeichen of one open Akte (\"Ihr Zeichen: ...\"):\n\
+             file_on_citation = {citation}\n\
+             # Confidence that rules or the model must reach where [[classify.auto]]\n\
+             # switches them on (0..1):\n\
+             threshold = {threshold}\n\
+             # Suggestions kept for each Posteingang item:\n\
+             suggestions = {suggestions}\n\
+             # Days a discarded item (advert, misdelivered, personal) is kept:\n\
+             discard_keep_days = {discard}\n\
+             # [[classify.auto]]\n\
+             # position = \"020.01\"   # this position and all below it\n\
+             # rules = true\n\
+             # model = true\n\
+             # threshold = 0.95\n\
              \n\
              [mailroom]\n\
              # `akten serve` takes files from <store>/inbox and the station folders below.\n\
@@ -307,6 +365,10 @@ impl Config {
             summary = self.mailroom.summary_secs,
             readers = self.mailroom.readers,
             port = self.serve.port,
+            citation = self.classify.file_on_citation,
+            threshold = self.classify.threshold,
+            suggestions = self.classify.suggestions,
+            discard = self.classify.discard_keep_days,
         )
     }
 
@@ -333,6 +395,15 @@ impl Config {
         AzTemplate::for_akte(&config.aktenzeichen.akte).map_err(|e| bad(format!("[aktenzeichen] akte: {e}")))?;
         AzTemplate::for_vorgang(&config.aktenzeichen.vorgang)
             .map_err(|e| bad(format!("[aktenzeichen] vorgang: {e}")))?;
+        let c = &config.classify;
+        if !(0.0..=1.0).contains(&c.threshold)
+            || c.auto.iter().any(|a| a.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)))
+        {
+            return Err(bad("[classify] threshold must be between 0 and 1".into()));
+        }
+        if c.suggestions == 0 {
+            return Err(bad("[classify] suggestions must be at least 1".into()));
+        }
         Ok(config)
     }
 }

@@ -255,6 +255,7 @@ pub fn verify(
     for doc in &docs {
         let container = match doc.location {
             Location::Posteingang => None,
+            Location::Discarded => Some(crate::catalog::DISCARDED),
             Location::Akte { akte } => {
                 if !akte_ids.contains(akte.as_bytes()) {
                     report.findings.push(finding(

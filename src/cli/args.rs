@@ -23,7 +23,8 @@ Terms:
                 000.01-0001/2026-1.
   zdA           \"zu den Akten\": closing an Akte or Vorgang. Retention runs from the end
                 of the zdA year: it ends on 31 December of (zdA year + retention years).
-  Posteingang   documents added without a target wait here for someone to file them.
+  Posteingang   documents akten could not file on its own wait here, with suggestions,
+                for someone to file, forward to another office or discard.
 
 The store is found via --store, else $AKTEN_STORE, else ./akten-data.
 Exit codes: 0 ok, 1 findings or partial failure, 2 usage or fatal error.";
@@ -153,9 +154,17 @@ pub enum Command {
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
-    /// The Posteingang: documents waiting to be filed
+    /// The Posteingang: documents waiting to be filed, forwarded or discarded
     #[command(subcommand)]
     Posteingang(PosteingangCommand),
+    /// Where a document belongs: ranked suggestions with reasons; the learned model
+    #[command(long_about = "\
+`akten classify DOC|FILE` ranks plan positions, Akten and Vorgänge for a document of the
+store (by id) or a file, with the evidence: a cited Aktenzeichen (\"Ihr Zeichen: ...\"),
+the file plan's rules (stichworte, muster, absender) and the model learned from filings
+by people. It says what akten would do with it on intake; nothing is changed.
+`akten classify train` rebuilds the model; `akten classify evaluate` cross-validates it.")]
+    Classify(ClassifyArgs),
     /// The audit history of the store or of one object
     Log {
         /// Aktenzeichen, Vorgangszeichen or document id [default: the whole store]
@@ -349,8 +358,105 @@ pub enum VersionCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PosteingangCommand {
-    /// List the documents in the Posteingang
-    List,
+    /// List the documents in the Posteingang with their suggestions
+    List {
+        /// Only the items for this organisational unit (short code or name)
+        #[arg(long, value_name = "OE")]
+        unit: Option<String>,
+        /// The discard list instead: discarded items waiting for disposal
+        #[arg(long)]
+        discarded: bool,
+    },
+    /// File an item: to an Akte or Vorgang, to the top suggestion, or to a new Akte
+    File {
+        /// Document id (at least 6 hex digits)
+        item: String,
+        /// Aktenzeichen or Vorgangszeichen
+        #[arg(long, value_name = "AZ|VZ", required_unless_present_any = ["accept", "new_akte"], conflicts_with_all = ["accept", "new_akte"])]
+        to: Option<String>,
+        /// File it where the top suggestion points
+        #[arg(long, conflicts_with = "new_akte")]
+        accept: bool,
+        /// Open a new Akte at this plan position (Kennzeichen) and file it there
+        #[arg(long, value_name = "CODE", requires = "title")]
+        new_akte: Option<String>,
+        /// Title of the new Akte
+        #[arg(long, requires = "new_akte")]
+        title: Option<String>,
+    },
+    /// Send an item on to another office (organisational unit)
+    Forward {
+        /// Document id (at least 6 hex digits)
+        item: String,
+        /// Organisational unit (short code or name from the file plan)
+        #[arg(long, value_name = "OE")]
+        unit: String,
+        /// A note for the receiving office
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Take out an item that belongs nowhere (advert, misdelivered, personal)
+    #[command(long_about = "\
+Takes an item that belongs in no Akte out of the Posteingang, with the reason, onto the
+discard list. It is kept there for discard_keep_days ([classify] in akten.toml, default
+90) and then disposed of by `akten posteingang dispose`, which leaves an audit record
+of what it was and why it went.")]
+    Discard {
+        /// Document id (at least 6 hex digits)
+        item: String,
+        /// Why it belongs nowhere: advert, misdelivered, personal, ...
+        #[arg(long)]
+        reason: String,
+    },
+    /// Dispose of discarded items whose keep period has ended (run it daily)
+    Dispose {
+        /// Show what would be disposed of, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ClassifyArgs {
+    /// Document id (at least 6 hex digits) or a file
+    #[arg(value_name = "DOC|FILE", required = true)]
+    pub what: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<ClassifyCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassifyCommand {
+    /// Rebuild the learned model from every filing by a person
+    Train,
+    /// Cross-validate the model on labelled documents (JSON lines with title and text)
+    #[command(long_about = "\
+Cross-validates the learned model on a JSON-lines file whose rows have `title`, `text`
+and a label field, e.g. an export of filed documents or the council papers of
+../shared/corpus/german-text/karlsruhe-dev.jsonl with --label office. Prints top-1
+and top-3 accuracy, and for the threshold the share that would be filed automatically
+and the precision of those, with the per-label confusion. Needs no store.")]
+    Evaluate {
+        /// The JSON-lines file
+        file: PathBuf,
+        /// The field that holds the label; rows without it are left out
+        #[arg(long, default_value = "office")]
+        label: String,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Remove each row's own label text from its title and text first
+        #[arg(long)]
+        mask_label: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Confidence for automatic filing [default: the built-in threshold]
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Also write the report as Markdown to this file
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -54,6 +54,75 @@ fn doc_line(out: &mut String, d: &DocSummary) {
     );
 }
 
+fn suggestion_line(out: &mut String, n: usize, s: &akten::classify::Suggestion) {
+    use akten::classify::Target;
+    let unit = s.unit.as_ref().map(|u| format!(", unit {u}")).unwrap_or_default();
+    let target = match &s.target {
+        Target::Position { kennzeichen, akte } => {
+            let akte = akte.as_ref().map(|az| format!(" → Akte {az}")).unwrap_or_default();
+            format!("position {kennzeichen} {}{akte}", s.position_title)
+        }
+        other => format!("{} (position {} {})", other.label(), s.position, s.position_title),
+    };
+    let _ = writeln!(
+        out,
+        "      {n}. {target} ({} {:.0} %{unit}): {}",
+        s.evidence.as_str(),
+        s.confidence * 100.0,
+        s.reasons.join("; ")
+    );
+}
+
+fn post_entry(out: &mut String, d: &akten::engine::PostEntry) {
+    if let Some(unit) = &d.unit {
+        let name = d.unit_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        let _ = writeln!(out, "      for unit {unit}{name}");
+    }
+    if let Some(r) = &d.external_reference {
+        let _ = writeln!(out, "      their reference: {r}");
+    }
+    for (n, s) in d.suggestions.iter().enumerate() {
+        suggestion_line(out, n + 1, s);
+    }
+    if let (Some(why), false) = (&d.why, d.suggestions.is_empty()) {
+        let _ = writeln!(out, "      waits: {why}");
+    }
+    for f in &d.forwarded {
+        let from = f.from.as_ref().map_or_else(|| "-".to_string(), |u| u.to_string());
+        let _ = writeln!(out, "      forwarded {from} → {} by {} at {}", f.to, f.by, f.at);
+    }
+    if let Some(x) = &d.discarded {
+        let _ = writeln!(out, "      discarded by {} ({}): disposed of from {}", x.by, x.reason, x.dispose_from);
+    }
+}
+
+fn classification_lines(out: &mut String, c: &akten::classify::Classification) {
+    match &c.decision {
+        akten::classify::Decision::File { to, by, reasons } => {
+            let to = match to {
+                akten::classify::FileTo::Akte { aktenzeichen } => format!("Akte {aktenzeichen}"),
+                akten::classify::FileTo::Vorgang { vorgangszeichen } => format!("Vorgang {vorgangszeichen}"),
+                akten::classify::FileTo::NewAkte { position, title } => {
+                    format!("a new yearly Akte \"{title}\" at position {position}")
+                }
+            };
+            let _ = writeln!(out, "  akten would file it to {to} by {}: {}", by.as_str(), reasons.join("; "));
+        }
+        akten::classify::Decision::Wait { why } => {
+            let _ = writeln!(out, "  akten would put it in the Posteingang: {why}");
+        }
+    }
+    if let Some(r) = &c.external_reference {
+        let _ = writeln!(out, "  their reference (Unser Zeichen): {r}");
+    }
+    if c.suggestions.is_empty() {
+        let _ = writeln!(out, "  no suggestions");
+    }
+    for (n, s) in c.suggestions.iter().enumerate() {
+        suggestion_line(out, n + 1, s);
+    }
+}
+
 fn akte_line(out: &mut String, a: &AkteSummary) {
     let _ = writeln!(
         out,
@@ -293,7 +362,7 @@ pub fn render(response: &Response) -> String {
             let (mut added, mut duplicates, mut failed) = (0, 0, 0);
             for r in &report.results {
                 match r {
-                    AddOutcome::Added { file, doc, place, also_filed } => {
+                    AddOutcome::Added { file, doc, place, filing, also_filed } => {
                         added += 1;
                         let _ = writeln!(
                             out,
@@ -305,6 +374,9 @@ pub fn render(response: &Response) -> String {
                             doc.media_type,
                             size(doc.size)
                         );
+                        if let Some(f) = filing {
+                            let _ = writeln!(out, "  filed by {}: {}", f.by.as_str(), f.reasons.join("; "));
+                        }
                         if let Some(info) = &doc.text {
                             let _ = writeln!(out, "  {}", text_status(info));
                         }
@@ -384,6 +456,12 @@ pub fn render(response: &Response) -> String {
             if let Some(date) = d.date {
                 let _ = writeln!(out, "  dated      {date}");
             }
+            if let Some(r) = &d.external_reference {
+                let _ = writeln!(out, "  their ref  {r}  (Fremdes Geschäftszeichen)");
+            }
+            if let Some(f) = d.filing.as_ref().filter(|f| f.by != akten::model::FiledBy::Person) {
+                let _ = writeln!(out, "  filed by   {}: {}", f.by.as_str(), f.reasons.join("; "));
+            }
             let _ = writeln!(out, "  added      {}", view.created_local);
             let _ = writeln!(out, "  versions ({})", d.versions.len());
             for v in &d.versions {
@@ -418,15 +496,76 @@ pub fn render(response: &Response) -> String {
                 size(info.version.size)
             );
         }
-        Response::Posteingang { documents } => {
+        Response::Posteingang { documents, discarded } => {
+            let name = if *discarded { "the discard list" } else { "the Posteingang" };
             if documents.is_empty() {
-                let _ = writeln!(out, "the Posteingang is empty");
+                let _ = writeln!(out, "{name} is empty");
             } else {
-                let _ = writeln!(out, "Posteingang ({} documents)", documents.len());
+                let header = if *discarded { "Discard list" } else { "Posteingang" };
+                let _ = writeln!(out, "{header} ({} documents)", documents.len());
                 for d in documents {
-                    doc_line(&mut out, d);
+                    doc_line(&mut out, &d.doc);
+                    post_entry(&mut out, d);
                 }
             }
+        }
+        Response::PosteingangFiled(r) => {
+            if let Some(a) = &r.opened {
+                let _ = writeln!(out, "opened Akte {} \"{}\"", a.aktenzeichen, a.title);
+            }
+            let _ = writeln!(
+                out,
+                "filed {} \"{}\" from the Posteingang to {}",
+                r.doc.id.short(),
+                r.doc.title,
+                r.to.label()
+            );
+        }
+        Response::PosteingangForwarded { doc, from, to, unit_name } => {
+            let from = from.as_ref().map_or_else(|| "no unit".to_string(), |u| format!("unit {u}"));
+            let name = unit_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let _ = writeln!(out, "forwarded {} \"{}\" from {from} to unit {to}{name}", doc.id.short(), doc.title);
+        }
+        Response::PosteingangDiscarded { doc, reason, dispose_from } => {
+            let _ = writeln!(
+                out,
+                "discarded {} \"{}\" ({reason}): kept on the discard list, disposed of from {dispose_from} (`akten posteingang dispose`)",
+                doc.id.short(),
+                doc.title
+            );
+        }
+        Response::PosteingangDisposed(r) => {
+            let verb = if r.dry_run { "would dispose of" } else { "disposed of" };
+            for d in &r.disposed {
+                let _ = writeln!(
+                    out,
+                    "{verb} {} \"{}\" ({}, discarded {})",
+                    d.doc.short(),
+                    d.title,
+                    d.reason,
+                    d.discarded_at
+                );
+            }
+            let _ = writeln!(out, "{} {verb}; {} discarded still in their keep period", r.disposed.len(), r.waiting);
+        }
+        Response::Classified(r) => {
+            let what = r.doc.map(|d| format!("{} ", d.short())).unwrap_or_default();
+            let _ = writeln!(out, "{what}\"{}\"", r.title);
+            classification_lines(&mut out, &r.classification);
+            if r.model_examples == 0 {
+                let _ = writeln!(out, "  (the model has no filings to learn from yet)");
+            }
+        }
+        Response::Trained(r) => {
+            let _ = writeln!(
+                out,
+                "trained the classifier on {} filed documents at {} positions in {:.1} s ({}, {})",
+                r.examples,
+                r.positions,
+                r.millis as f64 / 1000.0,
+                r.file.display(),
+                size(r.bytes)
+            );
         }
         Response::Log(log) => {
             if let Some(object) = &log.object {
@@ -622,6 +761,7 @@ pub fn marked(snippet: &Snippet) -> String {
 fn place_detail(place: &Place) -> String {
     match place {
         Place::Posteingang => "Posteingang (not filed yet)".to_string(),
+        Place::Discarded => "discard list (taken out of the Posteingang, waiting for disposal)".to_string(),
         Place::Akte { aktenzeichen, title } => format!("Akte {aktenzeichen}  {title}"),
         Place::Vorgang { vorgangszeichen, title } => format!("Vorgang {vorgangszeichen}  {title}"),
     }

@@ -26,7 +26,9 @@ use crate::catalog::IntakeRecord;
 use crate::coversheet::CoverTarget;
 use crate::extract::{Method, ScanPart, method_for};
 use crate::intake::{self, StationConfig, mailroom};
-use crate::model::{Actor, BlobId, DocId, DocKind, Dokument, Location, ScanRecord, TextStatus, Version};
+use crate::model::{
+    Actor, BlobId, DocId, DocKind, Dokument, FiledBy, Filing, Location, ScanRecord, TextStatus, Version,
+};
 
 /// What became of one inbox file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -297,17 +299,55 @@ impl Engine {
             .unwrap_or(filed_on);
         let scan_date = self.calendar.date_of(scanned_at);
         let split = parts.len() > 1 || parts[0].file.is_some();
+        let titles: Vec<String> = parts
+            .iter()
+            .map(|part| {
+                if split {
+                    format!("{} (Seiten {}–{})", title_from(path), part.first, part.last)
+                } else {
+                    title_from(path)
+                }
+            })
+            .collect();
+        // Parts without a cover sheet or station target are classified
+        // before the commit (a yearly Akte it needs is opened on its own).
+        let mut routings: Vec<Routing> = parts.iter().map(|part| self.route(part, station)).collect();
+        let waiting: Vec<usize> = (0..parts.len()).filter(|&i| routings[i].location == Location::Posteingang).collect();
+        let inputs: Vec<crate::classify::Input<'_>> = waiting
+            .iter()
+            .map(|&i| crate::classify::Input { title: &titles[i], text: &parts[i].text, sender: None, cover: None })
+            .collect();
+        let mut triages: Vec<Option<super::classify::Triage>> = (0..parts.len()).map(|_| None).collect();
+        for (&i, c) in waiting.iter().zip(self.classify_inputs(&inputs)?) {
+            let triage = self.triage(c, actor)?;
+            routings[i].location = triage.location;
+            if let Some(f) = &triage.filing {
+                routings[i].routed_by = f.by.as_str();
+            }
+            triages[i] = Some(triage);
+        }
+        let keys = self.keys.clone();
         let mut txn = self.catalog.txn()?;
         let mut docs = Vec::new();
-        for (part, &(part_blob, part_size)) in parts.iter().zip(&part_blobs) {
-            let routing = self.route(part, station);
+        let mut by_people = Vec::new();
+        for ((((part, &(part_blob, part_size)), routing), title), triage) in
+            parts.iter().zip(&part_blobs).zip(routings).zip(titles).zip(triages)
+        {
             let location = routing.location;
             let place = self.place(&location)?;
             let pages = part.last + 1 - part.first;
-            let title = if split {
-                format!("{} (Seiten {}–{})", title_from(path), part.first, part.last)
-            } else {
-                title_from(path)
+            let filing = match (&triage, routing.routed_by) {
+                (Some(t), _) => t.filing.clone(),
+                (None, "cover sheet") => Some(Filing { by: FiledBy::CoverSheet, reasons: vec!["cover sheet".into()] }),
+                (None, "station") => Some(Filing {
+                    by: FiledBy::Station,
+                    reasons: vec![format!("default target of station {}", station.name)],
+                }),
+                _ => None,
+            };
+            let external_reference = match &triage {
+                Some(t) => t.external_reference.clone(),
+                None => crate::classify::cite::scan(&part.text, &keys).external,
             };
             let part_file_name = if split {
                 format!("{}-s{}-{}.pdf", title_from(path), part.first, part.last)
@@ -336,6 +376,8 @@ impl Engine {
                 sender: None,
                 date: None,
                 created_at: now,
+                external_reference,
+                filing,
                 versions: vec![Version {
                     number: 1,
                     blob: part_blob,
@@ -384,6 +426,13 @@ impl Engine {
             if let Some(note) = &routing.note {
                 changes.push(Change::new("hinweis", None::<String>, note));
             }
+            changes.extend(super::filing_changes(&doc));
+            if let Some(item) = triage.as_ref().and_then(|t| Self::post_item(doc.id, t, now)) {
+                txn.put_post_item(&item);
+            }
+            if crate::model::Filing::human_confirmed(&doc) {
+                by_people.push(doc.id);
+            }
             txn.record(NewEvent {
                 at: now,
                 actor: actor.clone(),
@@ -407,8 +456,11 @@ impl Engine {
             taken_at: now,
             docs: docs.iter().map(|d| d.doc).collect(),
         });
+        txn.count_training(by_people.len() as u64);
         crate::failpoint::hit("intake.before_commit");
         txn.commit()?;
+        self.learn_filed(&by_people)?;
+        self.save_learned();
         Ok(IntakeOutcome::Taken { blob, docs, cover_sheets: scan.cover_pages.len() })
     }
 

@@ -482,7 +482,7 @@ fn index_doc(catalog: &Catalog, doc: &Dokument, akten: &mut HashMap<AkteId, Akte
         Ok(a)
     };
     let (akte, vorgangszeichen) = match &doc.location {
-        Location::Posteingang => (None, None),
+        Location::Posteingang | Location::Discarded => (None, None),
         Location::Akte { akte } => (akte_of(akte)?, None),
         Location::Vorgang { akte, vorgang } => (akte_of(akte)?, catalog.vorgang(vorgang)?.map(|v| v.vorgangszeichen)),
     };

@@ -4,6 +4,7 @@
 //! one feature boundary. Helpers live in `util`.
 
 mod bad_input;
+mod classify;
 mod corruption;
 mod coversheet;
 mod crash;

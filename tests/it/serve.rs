@@ -169,6 +169,8 @@ fn tour_prints_the_same_with_and_without_serve() {
         s.file("protokoll.txt", "Niederschrift der Ratssitzung: Beschlüsse 1-12".as_bytes());
         s.file("einladung-v2.pdf", b"%PDF-1.4\nEinladung (korrigiert)\n%%EOF\n");
         s.file("brief.txt", "Sehr geehrte Damen und Herren, wir beantragen einen Zuschuss.".as_bytes());
+        s.file("buergerhaushalt.txt", "Vorschlag zum Bürgerhaushalt: mehr Bänke im Stadtpark".as_bytes());
+        s.file("werbung.txt", "Sonderangebot: Büromöbel zum halben Preis".as_bytes());
     }
     let mut served = t.b.store.serve();
     let address = served.info["address"].as_str().unwrap().to_string();
@@ -242,6 +244,23 @@ fn tour_prints_the_same_with_and_without_serve() {
     let (run, _) = t.step(&["add", "files/brief.txt"]);
     assert_eq!(run.code, 1, "a duplicate is a partial failure: {}", run.stdout);
     t.both(&["posteingang", "list"]);
+    // Posteingang decisions and classification, forwarded like the rest.
+    let (a, b) = t.json(&["add", "files/buergerhaushalt.txt", "files/werbung.txt"]);
+    t.set("item", (str_at(&a, "/results/0/doc/id")[..8].to_string(), str_at(&b, "/results/0/doc/id")[..8].to_string()));
+    t.set(
+        "advert",
+        (str_at(&a, "/results/1/doc/id")[..8].to_string(), str_at(&b, "/results/1/doc/id")[..8].to_string()),
+    );
+    t.both(&["posteingang", "list", "--unit", "10"]);
+    t.both(&["classify", "{item}"]);
+    t.both(&["classify", "files/buergerhaushalt.txt"]);
+    t.both(&["posteingang", "forward", "{item}", "--unit", "Kämmerei", "--note", "zur Prüfung"]);
+    t.json(&["posteingang", "file", "{item}", "--accept"]);
+    t.json(&["posteingang", "discard", "{advert}", "--reason", "Werbung"]);
+    t.both(&["posteingang", "list", "--discarded"]);
+    t.both(&["posteingang", "file", "{advert}", "--accept"]);
+    t.both(&["posteingang", "dispose", "--dry-run"]);
+    t.step(&["classify", "train"]);
     t.both(&["search", "Ratssitzung"]);
     t.both(&["search", "Zuschuss", "--facets"]);
     t.both(&["text", "{doc}"]);
