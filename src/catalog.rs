@@ -283,6 +283,21 @@ pub struct PostItem {
     pub discarded: Option<Discard>,
 }
 
+impl PostItem {
+    /// A record with no suggestions, unit or history yet.
+    pub fn new(doc: DocId, arrived_at: Timestamp) -> PostItem {
+        PostItem {
+            doc,
+            arrived_at,
+            suggestions: Vec::new(),
+            why: String::new(),
+            unit: None,
+            forwarded: Vec::new(),
+            discarded: None,
+        }
+    }
+}
+
 /// An item sent on to another office.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forwarding {

@@ -338,36 +338,23 @@ impl Engine {
     /// akten decide (opening a yearly collective Akte if needed), else the
     /// Posteingang with its suggestions.
     pub(crate) fn triage(&mut self, c: Classification, actor: &Actor) -> Result<Triage, Error> {
-        let external_reference = c.external_reference.clone();
-        if let Decision::File { to, by, reasons } = &c.decision {
-            let location = match to {
-                FileTo::Akte { aktenzeichen } => self.resolve_target(aktenzeichen.as_str()),
-                FileTo::Vorgang { vorgangszeichen } => self.resolve_target(vorgangszeichen.as_str()),
-                FileTo::NewAkte { position, title } => self.open_yearly(position, title, actor),
-            };
-            match location.and_then(|l| self.ensure_open(&l).map(|()| l)) {
-                Ok(location) => {
-                    return Ok(Triage {
-                        location,
-                        filing: Some(Filing { by: by.filed_by(), reasons: reasons.clone() }),
-                        item: None,
-                        external_reference,
-                    });
-                }
-                Err(e) => {
-                    let why = format!("akten would have filed it by {} but could not: {e}", by.as_str());
-                    return Ok(Triage {
-                        location: Location::Posteingang,
-                        filing: None,
-                        item: Some((c.suggestions, why, c.unit)),
-                        external_reference,
-                    });
-                }
-            }
-        }
+        let external_reference = c.external_reference;
         let why = match c.decision {
             Decision::Wait { why } => why,
-            Decision::File { .. } => unreachable!("handled above"),
+            Decision::File { to, by, reasons } => {
+                let location = match &to {
+                    FileTo::Akte { aktenzeichen } => self.resolve_target(aktenzeichen.as_str()),
+                    FileTo::Vorgang { vorgangszeichen } => self.resolve_target(vorgangszeichen.as_str()),
+                    FileTo::NewAkte { position, title } => self.open_yearly(position, title, actor).map(|(l, _)| l),
+                };
+                match location.and_then(|l| self.ensure_open(&l).map(|()| l)) {
+                    Ok(location) => {
+                        let filing = Some(Filing { by: by.filed_by(), reasons });
+                        return Ok(Triage { location, filing, item: None, external_reference });
+                    }
+                    Err(e) => format!("akten would have filed it by {} but could not: {e}", by.as_str()),
+                }
+            }
         };
         Ok(Triage {
             location: Location::Posteingang,
@@ -377,17 +364,23 @@ impl Engine {
         })
     }
 
-    /// The yearly collective Akte at `position` for this year: opened by
-    /// akten, audited like any other.
-    fn open_yearly(&mut self, position: &Kennzeichen, title: &str, actor: &Actor) -> Result<Location, Error> {
+    /// The yearly collective Akte at `position` for this year, opened by
+    /// akten (audited like any other) if there is none yet; the summary is
+    /// set when it was opened now.
+    fn open_yearly(
+        &mut self,
+        position: &Kennzeichen,
+        title: &str,
+        actor: &Actor,
+    ) -> Result<(Location, Option<AkteSummary>), Error> {
         let year = self.calendar.date_of(Timestamp::now()).year();
         if let Some(a) =
             self.catalog.akten()?.into_iter().find(|a| a.position == *position && a.zda.is_none() && a.year == year)
         {
-            return Ok(Location::Akte { akte: a.id });
+            return Ok((Location::Akte { akte: a.id }, None));
         }
         match self.akte_open(position.as_str(), title, actor)? {
-            Response::AkteOpened(summary) => Ok(Location::Akte { akte: summary.id }),
+            Response::AkteOpened(summary) => Ok((Location::Akte { akte: summary.id }, Some(summary))),
             _ => unreachable!("akte_open answers AkteOpened"),
         }
     }
@@ -395,7 +388,7 @@ impl Engine {
     /// The Posteingang record for a document that waits there.
     pub(crate) fn post_item(doc: DocId, triage: &Triage, now: Timestamp) -> Option<PostItem> {
         let (suggestions, why, unit) = triage.item.clone()?;
-        Some(PostItem { doc, arrived_at: now, suggestions, why, unit, forwarded: Vec::new(), discarded: None })
+        Some(PostItem { suggestions, why, unit, ..PostItem::new(doc, now) })
     }
 
     pub(super) fn posteingang_list(&self, unit: Option<&str>, discarded: bool) -> Result<Response, Error> {
@@ -448,15 +441,7 @@ impl Engine {
                 self.place(&doc.location)?.label()
             )));
         }
-        let record = self.catalog.post_item(&doc.id)?.unwrap_or_else(|| PostItem {
-            doc: doc.id,
-            arrived_at: doc.created_at,
-            suggestions: Vec::new(),
-            why: String::new(),
-            unit: None,
-            forwarded: Vec::new(),
-            discarded: None,
-        });
+        let record = self.catalog.post_item(&doc.id)?.unwrap_or_else(|| PostItem::new(doc.id, doc.created_at));
         Ok((doc, record))
     }
 
@@ -493,29 +478,25 @@ impl Engine {
                             .plan
                             .position(kennzeichen)
                             .ok_or_else(|| Error::UnknownPosition { code: kennzeichen.to_string() })?;
-                        let open: Vec<crate::model::Akte> = self
-                            .catalog
-                            .akten()?
-                            .into_iter()
-                            .filter(|a| a.position == *kennzeichen && a.zda.is_none())
-                            .collect();
                         if p.yearly_collective {
                             let title = format!("{} {year}", p.title);
-                            let existing = open.iter().any(|a| a.year == year);
-                            let location = self.open_yearly(kennzeichen, &title, actor)?;
-                            if !existing
-                                && let Some(a) = location.akte().and_then(|a| self.catalog.akte(&a).ok().flatten())
-                            {
-                                opened = Some(self.akte_summary(&a)?);
-                            }
+                            let (location, new) = self.open_yearly(kennzeichen, &title, actor)?;
+                            opened = new;
                             location
-                        } else if let [only] = open.as_slice() {
-                            Location::Akte { akte: only.id }
                         } else {
-                            return Err(Error::BadRequest(format!(
-                                "the top suggestion is position {kennzeichen}, which has {} open Akten: file with --to AZ (see `akten akte list --plan {kennzeichen} --open`) or --new-akte {kennzeichen} --title T",
-                                open.len()
-                            )));
+                            let open: Vec<crate::model::Akte> = self
+                                .catalog
+                                .akten()?
+                                .into_iter()
+                                .filter(|a| a.position == *kennzeichen && a.zda.is_none())
+                                .collect();
+                            let [only] = open.as_slice() else {
+                                return Err(Error::BadRequest(format!(
+                                    "the top suggestion is position {kennzeichen}, which has {} open Akten: file with --to AZ (see `akten akte list --plan {kennzeichen} --open`) or --new-akte {kennzeichen} --title T",
+                                    open.len()
+                                )));
+                            };
+                            Location::Akte { akte: only.id }
                         }
                     }
                 };
